@@ -1,0 +1,138 @@
+"""``python -m slimconv.bench`` (or ``slimconv-bench``): layer, model and target benchmarks.
+
+Examples::
+
+    slimconv-bench layer --op spconv --op linearconv:variant=lowrank,rank=10 --in 64 --out 64 --size 56 --batch 1 8
+    slimconv-bench model --model resnet50 --op spconv:alpha=0.5 --batch 1 8
+    slimconv-bench targets --out docs/benchmarks
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from .cases import FORMS, layer_comparison, model_comparison
+from .records import format_table, write_records
+from .runner import BenchRow, run_comparison
+from .setup import DTYPES, MODES, BenchSetup
+from .targets import cpu_targets, gpu_targets, run_targets
+
+
+def parse_op(text: str) -> tuple[str, dict[str, Any]]:
+    """``"spconv:alpha=0.25,gwc_groups=2"`` -> ``("spconv", {"alpha": 0.25, "gwc_groups": 2})``."""
+    name, _, rest = text.partition(":")
+    options: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"option {item!r} of {text!r} must look like key=value")
+        try:
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key] = value  # a bare word such as variant=lowrank
+    return name, options
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32", choices=list(DTYPES))
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="wrap every candidate in torch.compile")
+    parser.add_argument("--threads", type=int, default=None, help="CPU intra-op threads (default: torch's)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per candidate")
+    parser.add_argument("--min-block-time", type=float, default=0.05, help="seconds per timed block")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the CSV and JSON records")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slimconv-bench", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    layer = sub.add_parser("layer", help="one layer shape: nn.Conv2d against operators")
+    layer.add_argument("--op", dest="ops", type=parse_op, action="append", required=True)
+    layer.add_argument("--in", dest="in_channels", type=int, default=64)
+    layer.add_argument("--out-channels", "--out-ch", dest="out_channels", type=int, default=64)
+    layer.add_argument("-k", "--kernel-size", type=int, default=3)
+    layer.add_argument("--stride", type=int, default=1)
+    layer.add_argument("--size", type=int, default=32)
+    layer.add_argument("--batch", type=int, nargs="+", default=[1])
+    layer.add_argument("--forms", nargs="+", choices=FORMS, default=list(FORMS))
+    layer.add_argument("--mode", choices=MODES, default="inference")
+    model = sub.add_parser("model", help="a zoo or torchvision model: dense against converted")
+    model.add_argument("--model", required=True)
+    model.add_argument("--op", dest="ops", type=parse_op, action="append", required=True)
+    model.add_argument("--policy", default=None)
+    model.add_argument("--size", type=int, default=224)
+    model.add_argument("--in-chans", type=int, default=3)
+    model.add_argument("--batch", type=int, nargs="+", default=[1])
+    model.add_argument("--forms", nargs="+", choices=FORMS, default=list(FORMS))
+    model.add_argument("--mode", choices=MODES, default="inference")
+    sub.add_parser("targets", help="the project's speed and memory targets (CPU, or GPU on cuda)")
+    for command in sub.choices.values():
+        _common(command)
+    return parser
+
+
+def _setup(args: argparse.Namespace) -> BenchSetup:
+    return BenchSetup(device=args.device, dtype=args.dtype, channels_last=args.channels_last, compile=args.compile,
+                      threads=args.threads, mode=getattr(args, "mode", "inference"), rounds=args.rounds,
+                      min_block_time_s=args.min_block_time)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        setup = _setup(args)
+    except ValueError as error:
+        print(f"slimconv-bench: {error}", file=sys.stderr)
+        return 2
+    bar = tqdm(total=0, unit="step", leave=False, file=sys.stderr)
+
+    def progress(step: int, total: int, label: str) -> None:
+        bar.total = total
+        bar.n = step
+        bar.set_description(label[:40])
+        bar.refresh()
+
+    rows: list[BenchRow] = []
+    verdicts = []
+    try:
+        if args.command == "targets":
+            targets = gpu_targets() if setup.device.startswith("cuda") else cpu_targets()
+            rows, verdicts = run_targets(targets, setup, progress)
+        else:
+            for batch in args.batch:
+                if args.command == "layer":
+                    comparison = layer_comparison(args.ops, in_channels=args.in_channels, out_channels=args.out_channels,
+                                                  kernel_size=args.kernel_size, stride=args.stride, size=args.size,
+                                                  batch_size=batch, forms=args.forms)
+                else:
+                    comparison = model_comparison(args.model, args.ops, policy=args.policy, size=args.size,
+                                                  in_chans=args.in_chans, batch_size=batch, forms=args.forms)
+                bar.reset()
+                rows += run_comparison(comparison, setup, progress)
+    except ValueError as error:
+        bar.close()
+        print(f"slimconv-bench: {error}", file=sys.stderr)
+        return 2
+    bar.close()
+    described = setup.describe()
+    print(f"# {described['device_name']}, {described['threads_used']} threads, {setup.dtype}, "
+          f"{'channels_last' if setup.channels_last else 'NCHW'}, torch {described['torch']}, {setup.mode}")
+    print(format_table(rows))
+    for verdict in verdicts:
+        print(verdict)
+    if args.out is not None:
+        for path in write_records(rows, setup, args.out, args.command):
+            print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""What to compare: groups of candidates that share a baseline measured in the same run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from ..deploy import deploy
+from ..models import create_model
+from ..ops import create_conv
+
+FORMS = ("train", "deploy")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One module to time. ``form`` is ``"dense"`` for the baseline, ``"train"`` for the operator as
+    trained (run in eval mode), ``"deploy"`` for its fused deploy form."""
+
+    label: str
+    build: Callable[[], nn.Module]
+    form: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Candidates timed together, interleaved, against ``candidates[0]`` (the baseline)."""
+
+    name: str
+    input_shape: tuple[int, int, int, int]
+    candidates: tuple[Candidate, ...]
+
+
+def _options_text(options: dict[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(options.items()))
+
+
+def layer_comparison(
+    ops: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int = 3,
+    stride: int = 1,
+    size: int = 32,
+    batch_size: int = 1,
+    forms: Sequence[str] = FORMS,
+    prepare: Callable[[nn.Module], None] | None = None,
+) -> Comparison:
+    """``nn.Conv2d`` against each ``(op, options)`` in each of ``forms``, on one layer shape.
+
+    ``prepare`` (optional) is applied to every operator layer after it is built (e.g. to set learned
+    state such as FLGC's groups before deploying).
+    """
+    geometry = dict(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size, stride=stride)
+    name = f"{in_channels}->{out_channels} k{kernel_size} s{stride} {size}x{size} b{batch_size}"
+    candidates = [
+        Candidate("conv2d", lambda: nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=False),
+                  "dense", {"op": "conv2d", **geometry})
+    ]
+    for op, options in ops:
+        def build_layer(op=op, options=options) -> nn.Module:
+            layer = create_conv(op, in_channels, out_channels, kernel_size, stride, **options)
+            if prepare is not None:
+                prepare(layer)
+            return layer.eval()
+        for form in forms:
+            build = build_layer if form == "train" else (lambda b=build_layer: deploy(b()))
+            text = _options_text(options)
+            label = f"{op}({text}) {form}" if text else f"{op} {form}"
+            candidates.append(Candidate(label, build, form, {"op": op, "options": text, **geometry}))
+    return Comparison(name, (batch_size, in_channels, size, size), tuple(candidates))
+
+
+def model_comparison(
+    model_name: str,
+    ops: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    policy: str | None = None,
+    size: int = 224,
+    in_chans: int = 3,
+    batch_size: int = 1,
+    forms: Sequence[str] = FORMS,
+) -> Comparison:
+    """The dense model against each operator's converted model, in each of ``forms``."""
+    candidates = [Candidate(f"{model_name} dense", lambda: create_model(model_name, in_chans=in_chans).eval(),
+                            "dense", {"model": model_name, "op": "conv2d"})]
+    for op, options in ops:
+        def build_model(op=op, options=options) -> nn.Module:
+            return create_model(model_name, op=op, policy=policy, in_chans=in_chans, **options).eval()
+        for form in forms:
+            build = build_model if form == "train" else (lambda b=build_model: deploy(b()))
+            text = _options_text(options)
+            candidates.append(Candidate(f"{model_name} {op}({text}) {form}", build, form,
+                                        {"model": model_name, "op": op, "options": text, "policy": policy or "paper"}))
+    name = f"{model_name} {size}x{size} b{batch_size}"
+    return Comparison(name, (batch_size, in_chans, size, size), tuple(candidates))

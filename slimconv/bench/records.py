@@ -1,0 +1,68 @@
+"""Writing a run: CSV and JSON named after the setup, and a markdown table for docs/."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from .runner import BenchRow
+from .setup import BenchSetup
+
+COLUMNS = ("comparison", "label", "form", "params", "training_only_params", "macs", "median_ms", "iqr_ms",
+           "runs", "gflops_per_s", "ratio", "speedup", "peak_memory_bytes", "error")
+
+
+def _flat(row: BenchRow) -> dict[str, object]:
+    data = asdict(row)
+    details = data.pop("details")
+    return {key: data[key] for key in COLUMNS} | {f"detail_{k}": v for k, v in details.items()}
+
+
+def write_records(rows: Sequence[BenchRow], setup: BenchSetup, out_dir: str | Path, kind: str) -> tuple[Path, Path]:
+    """Write ``<kind>-<setup tag>.csv`` and ``.json`` (setup, hardware and rows) into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{kind}-{setup.tag()}"
+    flat = [_flat(row) for row in rows]
+    fieldnames = list(dict.fromkeys(key for row in flat for key in row))
+    csv_path, json_path = out / f"{stem}.csv", out / f"{stem}.json"
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(flat)
+    payload = {"setup": setup.describe(), "rows": [_jsonable(row) for row in flat]}
+    json_path.write_text(json.dumps(payload, indent=2) + "\n")
+    return csv_path, json_path
+
+
+def _jsonable(row: dict[str, object]) -> dict[str, object]:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def format_table(rows: Sequence[BenchRow], *, markdown: bool = False) -> str:
+    """Rows as a text (or markdown) table: params, MACs, median [IQR], GFLOP/s, ratio to baseline."""
+    header = ["comparison", "candidate", "params", "MMACs", "median ms", "IQR ms", "GFLOP/s", "x baseline", "peak MB"]
+    body = []
+    for r in rows:
+        memory = "–" if r.peak_memory_bytes is None else f"{r.peak_memory_bytes / 2**20:.1f}"
+        cells = [r.comparison, r.label, f"{r.params:,}", _fmt(r.macs / 1e6, 1), _fmt(r.median_ms, 3),
+                 _fmt(r.iqr_ms, 3), _fmt(r.gflops_per_s, 1), _fmt(r.ratio, 3), memory]
+        if r.error:
+            cells[4] = r.error
+        body.append(cells)
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in body]
+        return "\n".join(lines)
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *body)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(cells, widths)) for cells in body]
+    return "\n".join(lines)

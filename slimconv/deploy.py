@@ -1,0 +1,37 @@
+"""Deploy: replace every layer that has a deploy form by it (duck-typed ``fuse()`` protocol)."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+from torch import nn
+
+
+def _fuse_children(module: nn.Module) -> int:
+    fused = 0
+    for name, child in module.named_children():
+        fuse = getattr(child, "fuse", None)
+        if callable(fuse):
+            module.set_submodule(name, fuse().eval())
+            fused += 1
+        else:
+            fused += _fuse_children(child)
+    return fused
+
+
+def deploy(model: nn.Module, *, inplace: bool = False) -> nn.Module:
+    """Return ``model`` in eval mode with every layer that defines ``fuse()`` replaced by its result.
+
+    The result computes the same function as ``model.eval()`` (within float32 rounding) at the cost of
+    the deploy forms. A copy is changed unless ``inplace``. A model with no such layer is returned
+    in eval mode, with a warning, since nothing was deployed.
+    """
+    fuse = getattr(model, "fuse", None)
+    if callable(fuse):
+        return fuse().eval()
+    if not inplace:
+        model = copy.deepcopy(model)
+    if _fuse_children(model) == 0:
+        warnings.warn(f"deploy: {type(model).__name__} has no layer with a deploy form", stacklevel=2)
+    return model.eval()

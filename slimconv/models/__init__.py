@@ -1,0 +1,70 @@
+"""The model zoo: CIFAR-style reference networks and every torchvision classification model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+from torchvision.models import WeightsEnum
+
+from ..convert import convert
+from ..policies import Policy
+from ..state_files import load_state_dict_strictly, read_state_dict
+from .mobilenetv2_cifar import mobilenetv2_cifar
+from .resnet_cifar import resnet18_cifar, resnet20, resnet32, resnet56
+from .torchvision_models import build_torchvision_model, torchvision_classification_models
+from .vgg_cifar import vgg11_cifar, vgg16_cifar
+
+_CIFAR_MODELS: dict[str, Callable[..., nn.Module]] = {
+    f.__name__: f for f in (resnet20, resnet32, resnet56, resnet18_cifar, vgg11_cifar, vgg16_cifar, mobilenetv2_cifar)
+}
+
+
+def list_models(*, include_torchvision: bool = True) -> list[str]:
+    """The CIFAR zoo's names, then torchvision's classification models (``include_torchvision``)."""
+    names = list(_CIFAR_MODELS)
+    if include_torchvision:
+        names += [n for n in torchvision_classification_models() if n not in _CIFAR_MODELS]
+    return names
+
+
+def create_model(
+    name: str,
+    *,
+    op: str | None = None,
+    policy: Policy | None = None,
+    in_chans: int = 3,
+    num_classes: int | None = None,
+    weights: str | Path | WeightsEnum | None = None,
+    **options: Any,
+) -> nn.Module:
+    """Build a zoo or torchvision model, optionally with its convolutions replaced by operator ``op``.
+
+    ``num_classes`` defaults to 10 for the CIFAR zoo and to the weights' classes (1000) for torchvision.
+    ``weights``: ``None`` (random), a torchvision weights name such as ``"DEFAULT"`` (downloaded), or
+    the path of a state dict file (``.pth``/``.safetensors``) for the dense architecture. The operator
+    is applied after loading, so converted layers inherit the dense weights where they can.
+    ``policy`` and ``options`` go to ``convert`` (default policy: the operator paper's placement).
+    """
+    if in_chans < 1 or (num_classes is not None and num_classes < 1):
+        raise ValueError(f"in_chans and num_classes must be >= 1, got {in_chans} and {num_classes}")
+    if name in _CIFAR_MODELS:
+        model = _CIFAR_MODELS[name](in_chans=in_chans, num_classes=num_classes or 10)
+        if weights is not None:
+            if isinstance(weights, WeightsEnum) or not Path(weights).suffix:
+                raise ValueError(f"{name} has no torchvision weights; pass the path of a state dict file")
+            load_state_dict_strictly(model, read_state_dict(weights), str(weights))
+    elif name in torchvision_classification_models():
+        model = build_torchvision_model(name, weights=weights, in_chans=in_chans, num_classes=num_classes)
+    else:
+        raise ValueError(f"unknown model {name!r}; see slimconv.list_models()")
+    if op is None:
+        if policy is not None or options:
+            raise ValueError("policy and operator options need op=...")
+        return model
+    return convert(model, op, policy=policy, inplace=True, **options)
+
+
+__all__ = ["create_model", "list_models"]
