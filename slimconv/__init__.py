@@ -7,11 +7,52 @@ baselines. ``convert`` puts them into any model, ``deploy`` fuses them into thei
 
 from .convert import ConvertReport, ReplacedLayer, SkippedLayer, convert, default_policy
 from .deploy import deploy
-from .errors import SlimconvError, UnsupportedLayerError, WeightsUnavailableError
+from .errors import (
+    CheckpointError,
+    DatasetUnavailableError,
+    NonFiniteLossError,
+    SlimconvError,
+    UnsupportedLayerError,
+    WeightsUnavailableError,
+)
 from .latency import LatencyResult, measure_latency
 from .models import create_model, list_models
-from .ops import SlimConv2d, create_conv, get_op, list_ops, register_op
+from .ops import (
+    INFOMAX_LOSS_WEIGHT,
+    SPARSITY_UPDATE_EVERY,
+    FLGConv2d,
+    GhostConv2d,
+    GroupSizes,
+    HetConv2d,
+    LinearConv2d,
+    OctConv2d,
+    PEDAttention,
+    PEDConv2d,
+    SlimConv2d,
+    SPConv2d,
+    SPConvBranches,
+    create_conv,
+    flgc_balance_loss,
+    get_op,
+    linearconv_correlation_loss,
+    linearconv_sparsity_loss,
+    linearconv_update_sparsity_masks,
+    list_ops,
+    pedconv_auxiliary_loss,
+    register_op,
+)
 from .policies import POLICIES, select_convs
+from .pretrained import (
+    CheckpointMeta,
+    InputSpec,
+    Pretrained,
+    export_safetensors,
+    list_pretrained,
+    load_checkpoint,
+    load_pretrained,
+    read_checkpoint,
+    save_checkpoint,
+)
 from .profile import (
     LayerProfile,
     ModelProfile,
@@ -23,13 +64,31 @@ from .profile import (
 )
 
 __all__ = [
+    "INFOMAX_LOSS_WEIGHT",
     "POLICIES",
+    "SPARSITY_UPDATE_EVERY",
+    "CheckpointError",
+    "CheckpointMeta",
     "ConvertReport",
+    "DatasetUnavailableError",
+    "FLGConv2d",
+    "GhostConv2d",
+    "GroupSizes",
+    "HetConv2d",
+    "InputSpec",
     "LatencyResult",
     "LayerProfile",
+    "LinearConv2d",
     "ModelProfile",
+    "NonFiniteLossError",
+    "OctConv2d",
+    "PEDAttention",
+    "PEDConv2d",
+    "Pretrained",
     "ProfileTable",
     "ReplacedLayer",
+    "SPConv2d",
+    "SPConvBranches",
     "SkippedLayer",
     "SlimConv2d",
     "SlimconvError",
@@ -43,12 +102,23 @@ __all__ = [
     "create_model",
     "default_policy",
     "deploy",
+    "export_safetensors",
+    "flgc_balance_loss",
     "get_op",
+    "linearconv_correlation_loss",
+    "linearconv_sparsity_loss",
+    "linearconv_update_sparsity_masks",
     "list_models",
     "list_ops",
+    "list_pretrained",
+    "load_checkpoint",
+    "load_pretrained",
     "measure_latency",
+    "pedconv_auxiliary_loss",
     "profile",
+    "read_checkpoint",
     "register_op",
+    "save_checkpoint",
     "select_convs",
 ]
 __version__ = "0.1.0"

@@ -56,9 +56,12 @@ class ConvertReport:
         return sum(layer.params_after for layer in self.replaced)
 
     def __str__(self) -> str:
-        lines = [f"convert to {self.op} (policy {self.policy}): {len(self.replaced)} replaced, {len(self.skipped)} skipped"]
+        lines = [
+            f"convert to {self.op} (policy {self.policy}): {len(self.replaced)} replaced, {len(self.skipped)} skipped"
+        ]
         for layer in self.replaced:
-            lines.append(f"  {layer.name}: {layer.before} -> {layer.after}  params {layer.params_before:,} -> {layer.params_after:,}")
+            params = f"params {layer.params_before:,} -> {layer.params_after:,}"
+            lines.append(f"  {layer.name}: {layer.before} -> {layer.after}  {params}")
         for layer in self.skipped:
             lines.append(f"  skipped {layer.name}: {layer.reason}")
         lines.append(f"  replaced layers' params: {self.params_before:,} -> {self.params_after:,}")

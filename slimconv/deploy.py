@@ -8,6 +8,10 @@ import warnings
 from torch import nn
 
 
+class NothingToDeployWarning(UserWarning):
+    """``deploy`` found no layer with a deploy form: the model is returned unchanged (in eval mode)."""
+
+
 def _fuse_children(module: nn.Module) -> int:
     fused = 0
     for name, child in module.named_children():
@@ -33,5 +37,7 @@ def deploy(model: nn.Module, *, inplace: bool = False) -> nn.Module:
     if not inplace:
         model = copy.deepcopy(model)
     if _fuse_children(model) == 0:
-        warnings.warn(f"deploy: {type(model).__name__} has no layer with a deploy form", stacklevel=2)
+        warnings.warn(
+            f"deploy: {type(model).__name__} has no layer with a deploy form", NothingToDeployWarning, stacklevel=2
+        )
     return model.eval()

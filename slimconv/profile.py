@@ -9,6 +9,7 @@ normalisation are not counted.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -111,7 +112,9 @@ class ProfileTable:
         lines = [f"{self.form} form, input {self.input_size}", header, "-" * len(header)]
         for r in self.layers:
             shape = "x".join(map(str, r.output_shape))
-            lines.append(f"{r.name:<40} {r.type:<16} {shape:<16} {r.params:>12,} {r.training_only_params:>10,} {r.macs:>14,}")
+            lines.append(
+                f"{r.name:<40} {r.type:<16} {shape:<16} {r.params:>12,} {r.training_only_params:>10,} {r.macs:>14,}"
+            )
         lines.append("-" * len(header))
         lines.append(f"{'total':<74} {self.params:>12,} {self.training_only_params:>10,} {self.macs:>14,}")
         return "\n".join(lines)
@@ -127,24 +130,26 @@ class ModelProfile:
 
 
 def _is_layer(module: nn.Module) -> bool:
-    """A row of the table: an operator, or a leaf module that owns parameters or computes MACs."""
+    """A row of the table: an operator, a module that owns parameters or buffers (a deploy form, a BN,
+    a conv), or a parameter-free conv/linear leaf. Rows are not descended into."""
     if isinstance(module, SlimConv2d):
         return True
-    return not any(True for _ in module.children()) and (
-        any(True for _ in module.parameters(recurse=False)) or isinstance(module, (nn.Conv2d, nn.Linear))
+    owns_state = (
+        any(True for _ in module.parameters(recurse=False))
+        or any(True for _ in module.buffers(recurse=False))
+        or any(isinstance(child, (nn.ParameterList, nn.ParameterDict)) for child in module.children())
     )
+    is_leaf = not any(True for _ in module.children())
+    return owns_state or (is_leaf and isinstance(module, (nn.Conv2d, nn.Linear)))
 
 
 def _layer_names(model: nn.Module) -> list[str]:
-    names, inside = [], None
+    names: list[str] = []
     for name, module in model.named_modules():
-        if inside is not None and name.startswith(inside + "."):
+        if not name or any(name.startswith(row + ".") for row in names):
             continue
-        inside = None
         if _is_layer(module):
             names.append(name)
-            if isinstance(module, SlimConv2d):
-                inside = name
     return names
 
 
@@ -154,9 +159,11 @@ def _profile_table(model: nn.Module, shape: tuple[int, ...], form: str) -> Profi
     handles = []
     try:
         for name in names:
+
             def record(_module, _inputs, output, name=name):
                 if isinstance(output, torch.Tensor):
                     shapes[name] = tuple(output.shape)
+
             handles.append(model.get_submodule(name).register_forward_hook(record))
         counter = _count_flops(model, shape)
     finally:
@@ -169,12 +176,30 @@ def _profile_table(model: nn.Module, shape: tuple[int, ...], form: str) -> Profi
         module = model.get_submodule(name)
         flops = sum(per_module.get(f"{root}.{name}" if name else root, {}).values())
         table.layers.append(
-            LayerProfile(name or root, type(module).__name__, shapes.get(name, ()), count_params(module),
-                         count_training_only_params(module), int(flops // 2))
+            LayerProfile(
+                name or root,
+                type(module).__name__,
+                shapes.get(name, ()),
+                count_params(module),
+                count_training_only_params(module),
+                int(flops // 2),
+            )
         )
     table.params = count_params(model)
     table.training_only_params = count_training_only_params(model)
     table.macs = counter.get_total_flops() // 2
+    # Work done in a container's own forward (and parameters it owns) is kept in one row, so that
+    # the rows always add up to the totals.
+    rest = LayerProfile(
+        "(other)",
+        "",
+        (),
+        table.params - sum(r.params for r in table.layers),
+        table.training_only_params - sum(r.training_only_params for r in table.layers),
+        table.macs - sum(r.macs for r in table.layers),
+    )
+    if rest.params or rest.training_only_params or rest.macs:
+        table.layers.append(rest)
     return table
 
 
@@ -182,10 +207,13 @@ def profile(model: nn.Module, input_size: Sequence[int]) -> ModelProfile:
     """Per-layer table (name, type, output shape, params, training-only params, MACs) with totals,
     for the model as given (training form) and for ``deploy(model)``. ``input_size`` is (C,H,W) or
     (B,C,H,W)."""
-    from .deploy import deploy
+    from .deploy import NothingToDeployWarning, deploy
 
     shape = batch_shape(input_size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NothingToDeployWarning)  # a dense model is its own deploy form
+        deployed = deploy(copy.deepcopy(model), inplace=True)
     return ModelProfile(
         training=_profile_table(model, shape, "training"),
-        deploy=_profile_table(deploy(copy.deepcopy(model), inplace=True), shape, "deploy"),
+        deploy=_profile_table(deployed, shape, "deploy"),
     )

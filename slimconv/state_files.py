@@ -68,7 +68,8 @@ def load_state_dict_strictly(model: nn.Module, state_dict: Mapping[str, Tensor],
         problems.append(f"shape mismatches {wrong_shape[:3]}")
     if problems:
         raise WeightsUnavailableError(
-            f"the weights in {source} do not fit {type(model).__name__}: " + "; ".join(problems)
+            f"the weights in {source} do not fit {type(model).__name__}: "
+            + "; ".join(problems)
             + " — is it a checkpoint of another architecture or number of classes?"
         )
     model.load_state_dict(state_dict)

@@ -18,6 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..ops import get_op
 from .cases import FORMS, layer_comparison, model_comparison
 from .records import format_table, write_records
 from .runner import BenchRow, run_comparison
@@ -80,15 +81,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup(args: argparse.Namespace) -> BenchSetup:
-    return BenchSetup(device=args.device, dtype=args.dtype, channels_last=args.channels_last, compile=args.compile,
-                      threads=args.threads, mode=getattr(args, "mode", "inference"), rounds=args.rounds,
-                      min_block_time_s=args.min_block_time)
+    return BenchSetup(
+        device=args.device,
+        dtype=args.dtype,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        threads=args.threads,
+        mode=getattr(args, "mode", "inference"),
+        rounds=args.rounds,
+        min_block_time_s=args.min_block_time,
+    )
+
+
+def _check_ops(args: argparse.Namespace) -> None:
+    """Fail before any timing on an unknown operator or a bad option (ValueError with its message)."""
+    geometry = (64, 64, 3)
+    if args.command == "layer":
+        geometry = (args.in_channels, args.out_channels, args.kernel_size)
+    for op, options in getattr(args, "ops", []):
+        try:
+            get_op(op)(*geometry, **options, device="meta")
+        except TypeError as error:
+            raise ValueError(f"{op}: {error}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         setup = _setup(args)
+        _check_ops(args)
     except ValueError as error:
         print(f"slimconv-bench: {error}", file=sys.stderr)
         return 2
@@ -109,12 +130,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             for batch in args.batch:
                 if args.command == "layer":
-                    comparison = layer_comparison(args.ops, in_channels=args.in_channels, out_channels=args.out_channels,
-                                                  kernel_size=args.kernel_size, stride=args.stride, size=args.size,
-                                                  batch_size=batch, forms=args.forms)
+                    comparison = layer_comparison(
+                        args.ops,
+                        in_channels=args.in_channels,
+                        out_channels=args.out_channels,
+                        kernel_size=args.kernel_size,
+                        stride=args.stride,
+                        size=args.size,
+                        batch_size=batch,
+                        forms=args.forms,
+                    )
                 else:
-                    comparison = model_comparison(args.model, args.ops, policy=args.policy, size=args.size,
-                                                  in_chans=args.in_chans, batch_size=batch, forms=args.forms)
+                    comparison = model_comparison(
+                        args.model,
+                        args.ops,
+                        policy=args.policy,
+                        size=args.size,
+                        in_chans=args.in_chans,
+                        batch_size=batch,
+                        forms=args.forms,
+                    )
                 bar.reset()
                 rows += run_comparison(comparison, setup, progress)
     except ValueError as error:
@@ -123,8 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     bar.close()
     described = setup.describe()
-    print(f"# {described['device_name']}, {described['threads_used']} threads, {setup.dtype}, "
-          f"{'channels_last' if setup.channels_last else 'NCHW'}, torch {described['torch']}, {setup.mode}")
+    print(
+        f"# {described['device_name']}, {described['threads_used']} threads, {setup.dtype}, "
+        f"{'channels_last' if setup.channels_last else 'NCHW'}, torch {described['torch']}, {setup.mode}"
+    )
     print(format_table(rows))
     for verdict in verdicts:
         print(verdict)

@@ -59,15 +59,21 @@ def layer_comparison(
     geometry = dict(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size, stride=stride)
     name = f"{in_channels}->{out_channels} k{kernel_size} s{stride} {size}x{size} b{batch_size}"
     candidates = [
-        Candidate("conv2d", lambda: nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=False),
-                  "dense", {"op": "conv2d", **geometry})
+        Candidate(
+            "conv2d",
+            lambda: nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=False),
+            "dense",
+            {"op": "conv2d", **geometry},
+        )
     ]
     for op, options in ops:
+
         def build_layer(op=op, options=options) -> nn.Module:
             layer = create_conv(op, in_channels, out_channels, kernel_size, stride, **options)
             if prepare is not None:
                 prepare(layer)
             return layer.eval()
+
         for form in forms:
             build = build_layer if form == "train" else (lambda b=build_layer: deploy(b()))
             text = _options_text(options)
@@ -87,15 +93,29 @@ def model_comparison(
     forms: Sequence[str] = FORMS,
 ) -> Comparison:
     """The dense model against each operator's converted model, in each of ``forms``."""
-    candidates = [Candidate(f"{model_name} dense", lambda: create_model(model_name, in_chans=in_chans).eval(),
-                            "dense", {"model": model_name, "op": "conv2d"})]
+    candidates = [
+        Candidate(
+            f"{model_name} dense",
+            lambda: create_model(model_name, in_chans=in_chans).eval(),
+            "dense",
+            {"model": model_name, "op": "conv2d"},
+        )
+    ]
     for op, options in ops:
+
         def build_model(op=op, options=options) -> nn.Module:
             return create_model(model_name, op=op, policy=policy, in_chans=in_chans, **options).eval()
+
         for form in forms:
             build = build_model if form == "train" else (lambda b=build_model: deploy(b()))
             text = _options_text(options)
-            candidates.append(Candidate(f"{model_name} {op}({text}) {form}", build, form,
-                                        {"model": model_name, "op": op, "options": text, "policy": policy or "paper"}))
+            candidates.append(
+                Candidate(
+                    f"{model_name} {op}({text}) {form}",
+                    build,
+                    form,
+                    {"model": model_name, "op": op, "options": text, "policy": policy or "paper"},
+                )
+            )
     name = f"{model_name} {size}x{size} b{batch_size}"
     return Comparison(name, (batch_size, in_chans, size, size), tuple(candidates))

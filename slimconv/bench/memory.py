@@ -27,9 +27,7 @@ def peak_memory_bytes(fn: Callable[[], object], device: torch.device) -> int:
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     changes = sorted(
-        (event.time_range.start, event.self_cpu_memory_usage)
-        for event in prof.events()
-        if event.self_cpu_memory_usage
+        (event.time_range.start, event.self_cpu_memory_usage) for event in prof.events() if event.self_cpu_memory_usage
     )
     current = peak = 0
     for _, change in changes:

@@ -12,8 +12,22 @@ from pathlib import Path
 from .runner import BenchRow
 from .setup import BenchSetup
 
-COLUMNS = ("comparison", "label", "form", "params", "training_only_params", "macs", "median_ms", "iqr_ms",
-           "runs", "gflops_per_s", "ratio", "speedup", "peak_memory_bytes", "error")
+COLUMNS = (
+    "comparison",
+    "label",
+    "form",
+    "params",
+    "training_only_params",
+    "macs",
+    "median_ms",
+    "iqr_ms",
+    "runs",
+    "gflops_per_s",
+    "ratio",
+    "speedup",
+    "peak_memory_bytes",
+    "error",
+)
 
 
 def _flat(row: BenchRow) -> dict[str, object]:
@@ -53,8 +67,17 @@ def format_table(rows: Sequence[BenchRow], *, markdown: bool = False) -> str:
     body = []
     for r in rows:
         memory = "–" if r.peak_memory_bytes is None else f"{r.peak_memory_bytes / 2**20:.1f}"
-        cells = [r.comparison, r.label, f"{r.params:,}", _fmt(r.macs / 1e6, 1), _fmt(r.median_ms, 3),
-                 _fmt(r.iqr_ms, 3), _fmt(r.gflops_per_s, 1), _fmt(r.ratio, 3), memory]
+        cells = [
+            r.comparison,
+            r.label,
+            f"{r.params:,}",
+            _fmt(r.macs / 1e6, 1),
+            _fmt(r.median_ms, 3),
+            _fmt(r.iqr_ms, 3),
+            _fmt(r.gflops_per_s, 1),
+            _fmt(r.ratio, 3),
+            memory,
+        ]
         if r.error:
             cells[4] = r.error
         body.append(cells)
@@ -62,7 +85,7 @@ def format_table(rows: Sequence[BenchRow], *, markdown: bool = False) -> str:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(cells) + " |" for cells in body]
         return "\n".join(lines)
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *body)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(cells, widths)) for cells in body]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *body, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) for cells in body]
     return "\n".join(lines)

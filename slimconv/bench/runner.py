@@ -90,6 +90,7 @@ def run_comparison(comparison: Comparison, setup: BenchSetup, progress: Progress
     """
     rows: list[BenchRow] = []
     runners: dict[int, tuple[_Runner, int]] = {}
+    # Building is one step per candidate; timing and memory are counted once the built ones are known.
     total_steps = len(comparison.candidates) * (setup.rounds + 2)
     step = 0
 
@@ -120,6 +121,7 @@ def run_comparison(comparison: Comparison, setup: BenchSetup, progress: Progress
                     raise
                 row.error = _short_error(error)
             advance(candidate.label)
+        total_steps = len(comparison.candidates) + (setup.rounds + 1) * len(runners)
         times: dict[int, list[float]] = {index: [] for index in runners}
         for _ in range(setup.rounds):
             for index, (runner, calls) in runners.items():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import torch
 
@@ -61,5 +61,5 @@ class BenchSetup:
             "device_name": device_name(self.device),
             "threads_used": self.threads or torch.get_num_threads(),
             "torch": torch.__version__,
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         }

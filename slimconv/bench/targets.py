@@ -40,7 +40,8 @@ class TargetResult:
         t = self.target
         verdict = "met" if self.met else "MISSED"
         note = f"  ({t.note})" if t.note else ""
-        return f"{t.comparison.name}: {t.candidate} / {t.baseline} {t.metric} = {self.value:.3f} (target <= {t.limit}) {verdict}{note}"
+        ratio = f"{t.candidate} / {t.baseline} {t.metric} = {self.value:.3f}"
+        return f"{t.comparison.name}: {ratio} (target <= {t.limit}) {verdict}{note}"
 
 
 class PerSampleWeightPEDConv(nn.Module):
@@ -76,26 +77,50 @@ def cpu_targets() -> list[Target]:
     """The targets for a CPU (issue 3), on the shapes given there."""
     torch.manual_seed(0)
     random.seed(0)
-    linear = layer_comparison([("linearconv", {})], in_channels=128, out_channels=128, size=32, batch_size=16,
-                              forms=("deploy",))
-    flgc = layer_comparison([("flgc", {"groups": 8})], in_channels=256, out_channels=256, kernel_size=1, size=32,
-                            batch_size=32)
-    ped = layer_comparison([("pedconv", {})], in_channels=128, out_channels=128, size=16, batch_size=32,
-                           forms=("deploy",))
+    linear = layer_comparison(
+        [("linearconv", {})], in_channels=128, out_channels=128, size=32, batch_size=16, forms=("deploy",)
+    )
+    flgc = layer_comparison(
+        [("flgc", {"groups": 8})], in_channels=256, out_channels=256, kernel_size=1, size=32, batch_size=32
+    )
+    ped = layer_comparison(
+        [("pedconv", {})], in_channels=128, out_channels=128, size=16, batch_size=32, forms=("deploy",)
+    )
     targets = [
         Target(linear, "linearconv deploy", "conv2d", 1.05),
-        Target(flgc, "flgc(groups=8) deploy", "conv2d", 0.40,
-               note=f"ideal MAC ratio sum_g n_g m_g / C N = {_flgc_ideal_ratio():.3f} at random init"),
+        Target(
+            flgc,
+            "flgc(groups=8) deploy",
+            "conv2d",
+            0.40,
+            note=f"ideal MAC ratio sum_g n_g m_g / C N = {_flgc_ideal_ratio():.3f} at random init",
+        ),
         Target(ped, "pedconv deploy", "conv2d", 1.5),
-        Target(_pedconv_memory_comparison(), "pedconv", "pedconv per-sample weights", 0.25, metric="memory",
-               mode="training"),
+        Target(
+            _pedconv_memory_comparison(),
+            "pedconv",
+            "pedconv per-sample weights",
+            0.25,
+            metric="memory",
+            mode="training",
+        ),
     ]
     for batch in (1, 8):
         resnet = model_comparison("resnet50", [("spconv", {"alpha": 0.5})], batch_size=batch)
-        targets.append(Target(resnet, "resnet50 spconv(alpha=0.5) deploy", "resnet50 dense", 0.85,
-                              note="MAC ratio 0.71 is the limit"))
-        targets.append(Target(resnet, "resnet50 spconv(alpha=0.5) deploy", "resnet50 spconv(alpha=0.5) train", 1.0,
-                              note="deploy form faster than the training form"))
+        targets.append(
+            Target(
+                resnet, "resnet50 spconv(alpha=0.5) deploy", "resnet50 dense", 0.85, note="MAC ratio 0.71 is the limit"
+            )
+        )
+        targets.append(
+            Target(
+                resnet,
+                "resnet50 spconv(alpha=0.5) deploy",
+                "resnet50 spconv(alpha=0.5) train",
+                1.0,
+                note="deploy form faster than the training form",
+            )
+        )
     return targets
 
 
@@ -118,8 +143,9 @@ def _value(target: Target, rows: list[BenchRow]) -> float:
     return candidate.median_ms / baseline.median_ms
 
 
-def run_targets(targets: list[Target], setup: BenchSetup, progress: Progress | None = None
-                ) -> tuple[list[BenchRow], list[TargetResult]]:
+def run_targets(
+    targets: list[Target], setup: BenchSetup, progress: Progress | None = None
+) -> tuple[list[BenchRow], list[TargetResult]]:
     """Run each distinct comparison once (in the target's mode) and evaluate every target on it."""
     rows: list[BenchRow] = []
     measured: dict[int, list[BenchRow]] = {}

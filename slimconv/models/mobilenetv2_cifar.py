@@ -28,7 +28,9 @@ class InvertedResidual(nn.Module):
         self.relu = nn.ReLU6(inplace=True)
         self.shortcut: nn.Module = nn.Identity()
         if stride == 1 and in_channels != out_channels:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels)
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))

@@ -41,7 +41,7 @@ class CifarResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         stages = []
         channels = widths[0]
-        for index, (width, depth) in enumerate(zip(widths, depths)):
+        for index, (width, depth) in enumerate(zip(widths, depths, strict=True)):
             blocks = []
             for block_index in range(depth):
                 stride = 2 if index > 0 and block_index == 0 else 1

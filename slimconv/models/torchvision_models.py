@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import torch
 import torchvision
 from torch import nn
@@ -10,6 +11,8 @@ from torchvision.models import WeightsEnum
 
 from ..errors import WeightsUnavailableError
 from ..state_files import load_state_dict_strictly, read_state_dict
+
+_WEIGHT_FILE_SUFFIXES = {".pth", ".pt", ".safetensors"}
 
 
 def torchvision_classification_models() -> list[str]:
@@ -44,7 +47,9 @@ def build_torchvision_model(
     A different ``num_classes`` than the weights' gets a new, untrained classifier; ``in_chans`` other
     than 3 gets a new first conv whose weights are the pretrained RGB filters averaged over colour.
     """
-    if isinstance(weights, Path) or (isinstance(weights, str) and Path(weights).suffix in {".pth", ".pt", ".safetensors"}):
+    if isinstance(weights, Path) or (
+        isinstance(weights, str) and Path(weights).suffix in {".pth", ".pt", ".safetensors"}
+    ):
         model = torchvision.models.get_model(name, weights=None)
         load_state_dict_strictly(model, read_state_dict(weights), str(weights))
     elif weights is not None:
@@ -82,8 +87,14 @@ def _replace_classifier(model: nn.Module, num_classes: int) -> None:
 def _replace_stem(model: nn.Module, in_chans: int) -> None:
     name, conv = _layers_of_type(model, nn.Conv2d)[0]
     stem = nn.Conv2d(
-        in_chans, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
-        conv.groups, conv.bias is not None,
+        in_chans,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        conv.groups,
+        conv.bias is not None,
     )
     with torch.no_grad():
         # Spreading the colour filters' mean over the new channels keeps the response to a grey image.

@@ -40,9 +40,7 @@ def same_padding_only(op: str, kernel_size: int, padding: int) -> None:
     if kernel_size % 2 == 0:
         raise ValueError(f"{op}: kernel_size must be odd, got {kernel_size}")
     if padding != kernel_size // 2:
-        raise ValueError(
-            f"{op}: padding must be kernel_size // 2 = {kernel_size // 2} (same-style), got {padding}"
-        )
+        raise ValueError(f"{op}: padding must be kernel_size // 2 = {kernel_size // 2} (same-style), got {padding}")
 
 
 def fraction(name: str, value: float, *, low_open: bool = True, high: float = 1.0) -> float:

@@ -25,7 +25,7 @@ def _op_layers(model, op):
         ("resnet20", "ghost", 18),
         ("mobilenetv2_cifar", "flgc", 17),  # the 1x1 projections of inverted residuals
         ("mobilenet_v2", "flgc", 17),
-        ("resnet20", "linearconv", 22),  # every conv: stem, 18 3x3, 2 shortcuts, and no FC
+        ("resnet20", "linearconv", 21),  # every conv: stem, 18 in blocks, 2 projection shortcuts
     ],
 )
 def test_paper_placements(model_name, op, expected):
@@ -105,7 +105,7 @@ def test_bad_policy_option_and_empty_selection_raise():
 def test_converting_twice_leaves_replaced_layers_alone():
     model = slimconv.convert(slimconv.create_model("resnet20"), "spconv")
     _, report = slimconv.convert(model, "linearconv", return_report=True)
-    assert len(report.replaced) == 22 - 18  # only the stem and the two shortcuts were still dense
+    assert len(report.replaced) == 21 - 18  # only the stem and the two shortcuts were still dense
 
 
 def test_projection_policy_passes_over_squeeze_excitation():

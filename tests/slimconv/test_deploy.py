@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import slimconv
+from slimconv.deploy import NothingToDeployWarning
 
 from ._helpers import float64_reference, max_relative_error, perturb
 
@@ -21,8 +22,10 @@ def test_deployed_model_matches_float64_reference(op):
     reference = float64_reference(model, x)
     deployed = slimconv.deploy(model)
     assert deployed is not model
-    assert not any(isinstance(m, slimconv.SlimConv2d) and type(m) is slimconv.get_op(op) and op != "pedconv"
-                   for m in deployed.modules()), "training forms left after deploy"
+    assert not any(
+        isinstance(m, slimconv.SlimConv2d) and type(m) is slimconv.get_op(op) and op != "pedconv"
+        for m in deployed.modules()
+    ), "training forms left after deploy"
     with torch.no_grad():
         assert max_relative_error(deployed(x), reference) <= 1e-5
     assert not deployed.training
@@ -37,7 +40,7 @@ def test_deploy_inplace_and_of_a_single_layer():
 
 
 def test_deploy_of_a_model_without_operators_warns():
-    with pytest.warns(UserWarning, match="no layer with a deploy form"):
+    with pytest.warns(NothingToDeployWarning, match="no layer with a deploy form"):
         model = slimconv.deploy(nn.Sequential(nn.Conv2d(3, 3, 3)))
     assert not model.training
 

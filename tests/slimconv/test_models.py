@@ -94,7 +94,9 @@ def test_zoo_weights_from_safetensors_file(tmp_path):
     path = tmp_path / "r20.safetensors"
     save_file(source.state_dict(), str(path))
     model = slimconv.create_model("resnet20", num_classes=7, weights=path)
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), source.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), source.state_dict().values(), strict=True)
+    )
 
 
 def test_download_failure_says_what_to_do(monkeypatch):

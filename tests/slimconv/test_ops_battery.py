@@ -49,8 +49,7 @@ def test_create_conv_returns_registered_class(op):
     layer = build(op, 16, 16, 3, 1)
     assert isinstance(layer, slimconv.get_op(op))
     assert isinstance(layer, SlimConv2d)
-    assert (layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding) == (
-        16, 16, 3, 1, 1)
+    assert (layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding) == (16, 16, 3, 1, 1)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=CONFIG_IDS)
@@ -174,8 +173,7 @@ def test_unknown_option_is_a_type_error(op):
 def test_from_conv_keeps_geometry_and_device(op):
     conv = nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=True)
     layer = slimconv.get_op(op).from_conv(conv)
-    assert (layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding) == (
-        16, 32, 3, 2, 1)
+    assert (layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding) == (16, 32, 3, 2, 1)
     x = torch.randn(1, 16, 9, 9)
     assert layer.eval()(x).shape == conv(x).shape
 

@@ -49,8 +49,9 @@ def test_profile_rows_add_up_to_the_totals():
 def test_measure_latency_reports_a_setup_and_restores_threads():
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1))
     threads = torch.get_num_threads()
-    result = slimconv.measure_latency(model, (3, 16, 16), batch_size=2, threads=1, min_run_time_s=0.05,
-                                      channels_last=True)
+    result = slimconv.measure_latency(
+        model, (3, 16, 16), batch_size=2, threads=1, min_run_time_s=0.05, channels_last=True
+    )
     assert torch.get_num_threads() == threads
     assert result.median_ms > 0 and result.iqr_ms >= 0 and result.runs >= 1
     assert (result.batch_size, result.threads, result.dtype, result.device) == (2, 1, "float32", "cpu")
@@ -66,6 +67,23 @@ def test_measure_latency_on_missing_cuda_says_so():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
 def test_measure_latency_on_cuda_records_peak_memory():
-    result = slimconv.measure_latency(nn.Conv2d(3, 8, 3), (3, 64, 64), device="cuda", batch_size=4,
-                                      min_run_time_s=0.05)
+    result = slimconv.measure_latency(nn.Conv2d(3, 8, 3), (3, 64, 64), device="cuda", batch_size=4, min_run_time_s=0.05)
     assert result.peak_memory_bytes and result.peak_memory_bytes > 4 * 8 * 62 * 62 * 4
+
+
+class _WorkInTheContainer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(4, 4))
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x):
+        y = self.conv(x).flatten(2).transpose(1, 2)
+        return y @ self.scale  # a matmul issued by the container itself
+
+
+def test_work_done_outside_any_layer_has_its_own_row():
+    table = slimconv.profile(_WorkInTheContainer(), (3, 2, 2)).training
+    other = next(r for r in table.layers if r.name == "(other)")
+    assert other.params == 16 and other.macs == 4 * 4 * 4
+    assert sum(r.macs for r in table.layers) == table.macs

@@ -1,0 +1,143 @@
+"""Redundancy analysis of convolutional networks, without Streamlit.
+
+Plain functions return dataclasses of named CPU tensors; the builders in :mod:`analysis.figures`
+turn them into matplotlib figures, so every view of the app can be made from a script or notebook.
+Every function that runs a model attaches its hooks in a context manager and removes them, even
+on error, and restores the model's train/eval modes.
+
+Activations: :func:`capture_activations`, :func:`channel_similarity`, :func:`cluster_channels`,
+:func:`layer_redundancy_scores`, :func:`ghost_pairs`, :func:`linear_cka`, :func:`model_cka_map`,
+:func:`redundancy_report`. Weights: :func:`filter_correlation`, :func:`filter_spectrum`,
+:func:`primaries_needed`. Operators: :func:`inspect_spconv`, :func:`split_what_if`,
+:func:`inspect_flgc`, :func:`flgc_switches`, :func:`inspect_pedconv`, :func:`inspect_linearconv`.
+Attribution: :mod:`analysis.attribution`.
+"""
+
+from .attribution import (
+    AttributionAgreement,
+    AttributionMaps,
+    AttributionMethod,
+    ChannelImportance,
+    GradCAM,
+    IntegratedGradients,
+    Occlusion,
+    Saliency,
+    channel_importance,
+    compare_attributions,
+)
+from .capture import DEFAULT_MAX_VALUES_PER_IMAGE, CapturedActivations, bound_map_size, capture_activations
+from .cka import CKAMap, cka_from_grams, cka_map, gram_matrix, layer_grams, linear_cka, model_cka_map
+from .clustering import ChannelClusters, cluster_channels
+from .filters import (
+    FilterCorrelation,
+    FilterSpectrum,
+    PrimaryRebuild,
+    correlation_regulariser,
+    filter_correlation,
+    filter_spectrum,
+    linearconv_params,
+    primaries_needed,
+)
+from .flgc_view import FLGCInspection, FLGCSwitches, GroupStructure, flgc_switches, group_structure, inspect_flgc
+from .ghost_pairs import CheapRebuild, GhostPairs, fit_affine, fit_depthwise, ghost_pairs
+from .hooks import attached_hook_count, conv_layer_names, hook_guard, layer_hooks, resolve_layers
+from .importance_redundancy import ImportanceRedundancy, channel_redundancy, importance_versus_redundancy
+from .linearconv_view import LinearConvInspection, inspect_linearconv
+from .pedconv_view import PEDConvInspection, inspect_pedconv, inspect_pedconv_in_model
+from .report import RedundancyReport, redundancy_report
+from .scores import (
+    LayerRedundancyScores,
+    effective_rank,
+    layer_redundancy_scores,
+    map_eigenvalues,
+    participation_ratio,
+    rebuildable_channel_share,
+    similar_pair_share,
+)
+from .similarity import METRICS, ChannelSimilarity, channel_similarity, normalised_channels, per_image_similarity
+from .spconv_view import (
+    SPConvInspection,
+    SplitScore,
+    SplitWhatIf,
+    inspect_spconv,
+    inspect_spconv_in_model,
+    split_what_if,
+)
+
+__all__ = [
+    "DEFAULT_MAX_VALUES_PER_IMAGE",
+    "METRICS",
+    "AttributionAgreement",
+    "AttributionMaps",
+    "AttributionMethod",
+    "CKAMap",
+    "CapturedActivations",
+    "ChannelClusters",
+    "ChannelImportance",
+    "ChannelSimilarity",
+    "CheapRebuild",
+    "FLGCInspection",
+    "FLGCSwitches",
+    "FilterCorrelation",
+    "FilterSpectrum",
+    "GhostPairs",
+    "GradCAM",
+    "GroupStructure",
+    "ImportanceRedundancy",
+    "IntegratedGradients",
+    "LayerRedundancyScores",
+    "LinearConvInspection",
+    "Occlusion",
+    "PEDConvInspection",
+    "PrimaryRebuild",
+    "RedundancyReport",
+    "SPConvInspection",
+    "Saliency",
+    "SplitScore",
+    "SplitWhatIf",
+    "attached_hook_count",
+    "bound_map_size",
+    "capture_activations",
+    "channel_importance",
+    "channel_redundancy",
+    "channel_similarity",
+    "cka_from_grams",
+    "cka_map",
+    "cluster_channels",
+    "compare_attributions",
+    "conv_layer_names",
+    "correlation_regulariser",
+    "effective_rank",
+    "filter_correlation",
+    "filter_spectrum",
+    "fit_affine",
+    "fit_depthwise",
+    "flgc_switches",
+    "ghost_pairs",
+    "gram_matrix",
+    "group_structure",
+    "hook_guard",
+    "importance_versus_redundancy",
+    "inspect_flgc",
+    "inspect_linearconv",
+    "inspect_pedconv",
+    "inspect_pedconv_in_model",
+    "inspect_spconv",
+    "inspect_spconv_in_model",
+    "layer_grams",
+    "layer_hooks",
+    "layer_redundancy_scores",
+    "linear_cka",
+    "linearconv_params",
+    "map_eigenvalues",
+    "model_cka_map",
+    "normalised_channels",
+    "participation_ratio",
+    "per_image_similarity",
+    "primaries_needed",
+    "rebuildable_channel_share",
+    "redundancy_report",
+    "resolve_layers",
+    "similar_pair_share",
+    "split_what_if",
+]

@@ -1,0 +1,77 @@
+"""Shared helpers of the figure builders: Agg-backed figures outside pyplot, colour bars, tiling."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.figure import Figure
+
+SIMILARITY_CMAP = "RdBu_r"
+MAP_CMAP = "viridis"
+HEAT_CMAP = "magma"
+REPRESENTATIVE_COLOUR = "#1f77b4"
+REDUNDANT_COLOUR = "#ff7f0e"
+
+
+def new_figure(width_in: float, height_in: float) -> Figure:
+    """A figure drawn by the Agg backend, not registered with pyplot (close it by dropping it)."""
+    figure = Figure(figsize=(width_in, height_in), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def colorbar(figure: Figure, mappable: ScalarMappable, axes: Axes | list[Axes], label: str) -> None:
+    bar = figure.colorbar(mappable, ax=axes, shrink=0.85)
+    bar.set_label(label)
+
+
+def as_numpy(values: torch.Tensor) -> np.ndarray:
+    return values.detach().cpu().double().numpy()
+
+
+def normalise_per_map(maps: np.ndarray) -> np.ndarray:
+    """Scale each ``H x W`` map of ``K x H x W`` to [0, 1] (a constant map becomes 0.5)."""
+    low = maps.min(axis=(1, 2), keepdims=True)
+    high = maps.max(axis=(1, 2), keepdims=True)
+    span = high - low
+    return np.where(span > 0, (maps - low) / np.where(span > 0, span, 1.0), 0.5)
+
+
+def tile(maps: np.ndarray, columns: int, gap_px: int = 1) -> np.ndarray:
+    """``K x H x W`` maps as one ``rows*(H+gap) x columns*(W+gap)`` image; gaps are NaN (drawn blank)."""
+    count, height, width = maps.shape
+    rows = math.ceil(count / columns)
+    canvas = np.full((rows * (height + gap_px) - gap_px, columns * (width + gap_px) - gap_px), np.nan)
+    for index in range(count):
+        row, column = divmod(index, columns)
+        top, left = row * (height + gap_px), column * (width + gap_px)
+        canvas[top : top + height, left : left + width] = maps[index]
+    return canvas
+
+
+def display_image(image: torch.Tensor) -> np.ndarray:
+    """A ``C x H x W`` image (C = 1 or 3) as ``H x W x 3`` in [0, 1]; min-max scaled if outside it."""
+    array = as_numpy(image)
+    if array.shape[0] == 1:
+        array = np.repeat(array, 3, axis=0)
+    array = array[:3].transpose(1, 2, 0)
+    if array.min() < 0 or array.max() > 1:
+        span = array.max() - array.min()
+        array = (array - array.min()) / span if span > 0 else np.zeros_like(array)
+    return array
+
+
+def layer_tick_labels(axes: Axes, names: list[str], axis: str = "x", max_labels: int = 40) -> None:
+    """Put layer names on an axis, every ``n``-th one when there are more than ``max_labels``."""
+    step = max(1, math.ceil(len(names) / max_labels))
+    positions = list(range(0, len(names), step))
+    labels = [names[i] for i in positions]
+    if axis == "x":
+        axes.set_xticks(positions, labels, rotation=90, fontsize=7)
+    else:
+        axes.set_yticks(positions, labels, fontsize=7)

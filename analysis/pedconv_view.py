@@ -1,0 +1,77 @@
+"""What PEDConv (Hou & Kung, "Parameter Efficient Dynamic Convolution via Tensor Decomposition",
+BMVC 2021) does per input: the factors ``gamma`` (filters), ``phi`` (input channels) and ``psi``
+(kernel positions) that perturb the shared weight for each image, and how much they vary across
+images (which filters and channels the input switches on and off).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from slimconv.ops.pedconv import PEDConv2d
+
+from ._layer_input import on_layer_input
+from ._validate import feature_maps
+
+
+@dataclass(frozen=True)
+class PEDConvInspection:
+    """PEDConv factors for ``B`` images (sigmoid outputs in (0, 1), eval semantics: no noise).
+
+    ``gamma``: ``B x R x N``; ``phi``: ``B x R x C``; ``psi``: ``B x R x k^2`` (row-major ``k x k``).
+    ``*_std_over_images``: ``R x N``, ``R x C``, ``R x k^2`` standard deviation over the images
+    (zeros for one image). ``kernel_size``: ``k``.
+    """
+
+    gamma: torch.Tensor
+    phi: torch.Tensor
+    psi: torch.Tensor
+    gamma_std_over_images: torch.Tensor
+    phi_std_over_images: torch.Tensor
+    psi_std_over_images: torch.Tensor
+    kernel_size: int
+
+    @property
+    def rank(self) -> int:
+        return int(self.gamma.shape[1])
+
+
+def _require_pedconv(layer: nn.Module) -> PEDConv2d:
+    if not isinstance(layer, PEDConv2d):
+        raise ValueError(f"expected a PEDConv2d layer, got {type(layer).__name__}")
+    return layer
+
+
+def _spread(values: torch.Tensor) -> torch.Tensor:
+    return values.std(dim=0, unbiased=False)
+
+
+def inspect_pedconv(layer: PEDConv2d, layer_input: torch.Tensor) -> PEDConvInspection:
+    """The factors of ``layer`` for its input ``layer_input`` (``B x C x H x W``)."""
+    layer = _require_pedconv(layer)
+    layer_input = feature_maps("layer_input", layer_input)
+    if layer_input.shape[1] != layer.in_channels:
+        raise ValueError(f"layer_input has {layer_input.shape[1]} channels, the layer takes {layer.in_channels}")
+    parameter = layer.weight
+    with torch.no_grad():
+        attention = layer.attention(layer_input.to(parameter.device, parameter.dtype))
+    gamma, phi, psi = (t.detach().to("cpu", torch.float32) for t in (attention.gamma, attention.phi, attention.psi))
+    return PEDConvInspection(
+        gamma=gamma,
+        phi=phi,
+        psi=psi,
+        gamma_std_over_images=_spread(gamma),
+        phi_std_over_images=_spread(phi),
+        psi_std_over_images=_spread(psi),
+        kernel_size=layer.kernel_size,
+    )
+
+
+def inspect_pedconv_in_model(model: nn.Module, layer_name: str, images: torch.Tensor) -> PEDConvInspection:
+    """:func:`inspect_pedconv` for the PEDConv layer ``layer_name`` of ``model`` on ``images``
+    (``B x 3 x H x W``): one forward pass in eval mode, the layer inspected on its exact input."""
+    layer = _require_pedconv(model.get_submodule(layer_name))
+    return on_layer_input(model, layer_name, images, lambda layer_input: inspect_pedconv(layer, layer_input))

@@ -1,0 +1,126 @@
+"""Redundancy of one layer in a few numbers, all computed from its channel similarity matrix.
+
+- ``similar_pair_share``: share of the ``C (C - 1) / 2`` channel pairs with ``|similarity| >=
+  threshold`` (a sign-flipped map is as redundant as a copy: a cheap operation negates it).
+- ``rebuildable_channel_share``: share of channels with at least one partner above the threshold.
+- ``effective_rank`` (Roy & Vetterli 2007) and ``participation_ratio`` of the maps: from the
+  eigenvalues of the similarity matrix, which for Pearson (cosine) is the Gram matrix of the
+  standardised (normalised) maps, so its eigenvalues are their squared singular values. Both lie in
+  [1, C]: C for independent channels, 1 when every map is a copy of one. The participation ratio
+  needs no eigenvalues: ``(sum l)^2 / sum l^2 = trace(S)^2 / |S|_F^2``. When the maps are given and
+  have fewer positions than channels, the eigenvalues come from the small positions-by-positions
+  Gram matrix instead of the ``C x C`` one (same values, far cheaper for deep layers). ``max_rank`` is what the
+  data allow: with P positions per image and B images the rank cannot exceed ``B (P - 1)``
+  (Pearson) or ``B P`` (cosine), so deep layers on one image are capped by their few positions.
+- ``clusters``: groups in which every pair is at least ``threshold`` alike (complete linkage),
+  among the live channels; dead channels (constant on every image) are counted apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._spectrum import effective_rank_from_singular_values, symmetric_eigenvalues
+from ._validate import feature_maps, square_matrix, unit_interval
+from .clustering import cluster_channels
+from .similarity import ChannelSimilarity, normalised_channels
+
+
+@dataclass(frozen=True)
+class LayerRedundancyScores:
+    """The redundancy scores of one layer (see the module docstring for each)."""
+
+    channels: int
+    threshold: float
+    similar_pair_share: float
+    rebuildable_channel_share: float
+    effective_rank: float
+    participation_ratio: float
+    max_rank: int
+    clusters: int
+    dead_channels: int
+
+
+def _off_diagonal_abs(matrix: torch.Tensor) -> torch.Tensor:
+    values = matrix.double().abs()
+    values.fill_diagonal_(0.0)
+    return values
+
+
+def similar_pair_share(matrix: torch.Tensor, threshold: float = 0.9) -> float:
+    """Share of channel pairs ``i < j`` of a ``C x C`` similarity with ``|s_ij| >= threshold``."""
+    square_matrix("matrix", matrix)
+    unit_interval("threshold", threshold)
+    channels = matrix.shape[0]
+    if channels < 2:
+        return 0.0
+    upper = torch.triu(_off_diagonal_abs(matrix) >= threshold, diagonal=1)
+    return float(upper.sum()) / (channels * (channels - 1) / 2)
+
+
+def rebuildable_channel_share(matrix: torch.Tensor, threshold: float = 0.9) -> float:
+    """Share of channels with another channel at ``|similarity| >= threshold``."""
+    square_matrix("matrix", matrix)
+    unit_interval("threshold", threshold)
+    if matrix.shape[0] < 2:
+        return 0.0
+    return float((_off_diagonal_abs(matrix) >= threshold).any(dim=1).double().mean())
+
+
+def effective_rank(matrix: torch.Tensor) -> float:
+    """Effective rank of the maps behind a ``C x C`` Pearson/cosine similarity (Gram) matrix."""
+    square_matrix("matrix", matrix)
+    return effective_rank_from_singular_values(symmetric_eigenvalues(matrix).sqrt())
+
+
+def participation_ratio(matrix: torch.Tensor) -> float:
+    """Participation ratio ``(sum l)^2 / sum l^2`` of the eigenvalues of a symmetric ``C x C``
+    similarity, computed as ``trace^2 / |S|_F^2``; 0 for a zero matrix."""
+    square_matrix("matrix", matrix)
+    values = matrix.double()
+    squares = values.square().sum()
+    return float(values.trace().square() / squares) if squares > 0 else 0.0
+
+
+def map_eigenvalues(maps: torch.Tensor, similarity: ChannelSimilarity) -> torch.Tensor:
+    """Eigenvalues of ``similarity.matrix`` (the mean over images of the per-image Gram matrices of
+    the normalised maps ``B x C x H x W``), by the cheaper route: when the maps have fewer positions
+    ``n = B H W`` than channels, from the ``n x n`` Gram matrix of the stacked normalised maps (same
+    non-zero eigenvalues), else from the ``C x C`` matrix itself."""
+    maps = feature_maps("maps", maps)
+    batch, channels = maps.shape[:2]
+    if channels != similarity.channels or batch != similarity.num_images:
+        raise ValueError("maps are not the ones the similarity was computed from (channels or images differ)")
+    if batch * similarity.positions_per_image >= channels:
+        return symmetric_eigenvalues(similarity.matrix)
+    stacked = torch.cat([normalised_channels(image, similarity.metric)[0] for image in maps], dim=1)
+    return symmetric_eigenvalues(stacked.T @ stacked / batch)
+
+
+def layer_redundancy_scores(
+    similarity: ChannelSimilarity, threshold: float = 0.9, *, maps: torch.Tensor | None = None
+) -> LayerRedundancyScores:
+    """Every score of the module docstring for one layer's :class:`ChannelSimilarity`; pass the
+    ``maps`` it was computed from to get the spectrum the cheap way for deep layers."""
+    unit_interval("threshold", threshold)
+    eigenvalues = symmetric_eigenvalues(similarity.matrix) if maps is None else map_eigenvalues(maps, similarity)
+    matrix = similarity.matrix
+    live = similarity.constant_share < 1.0
+    live_count = int(live.sum())
+    centring = 1 if similarity.metric == "pearson" else 0
+    max_rank = min(live_count, similarity.num_images * (similarity.positions_per_image - centring))
+    live_matrix = matrix[live][:, live]
+    clusters = cluster_channels(live_matrix, threshold=threshold).num_clusters if live_count else 0
+    return LayerRedundancyScores(
+        channels=similarity.channels,
+        threshold=threshold,
+        similar_pair_share=similar_pair_share(matrix, threshold),
+        rebuildable_channel_share=rebuildable_channel_share(matrix, threshold),
+        effective_rank=effective_rank_from_singular_values(eigenvalues.sqrt()),
+        participation_ratio=participation_ratio(matrix),
+        max_rank=max_rank,
+        clusters=clusters,
+        dead_channels=similarity.channels - live_count,
+    )

@@ -1,0 +1,128 @@
+"""How alike the channels of one layer are: a C x C similarity matrix of their feature maps.
+
+Each image gives its own matrix (the maps of one image are compared position by position); over a
+batch the matrices are aggregated by mean, standard deviation, minimum and maximum. A pair that is
+alike on every image (high minimum) is structural redundancy: the filters themselves make the maps
+alike. A pair alike on some images only (high maximum, low minimum) is image-specific.
+
+Metrics: ``"pearson"`` (correlation of the maps: invariant to a per-channel affine change, so a
+scaled or shifted copy scores 1 and a sign flip -1; ``r**2`` is the R^2 of the best affine rebuild
+of one map from the other) and ``"cosine"`` (of the uncentred maps: a shifted copy scores below 1).
+SSIM is not offered: its global form is Pearson times luminance and contrast terms that penalise
+exactly the per-channel scale and shift a cheap operation restores for free, and its windowed form
+costs C^2 * H * W * window per image. A channel that is constant over an image (dead) has no
+defined similarity there: its row and column, diagonal included, are 0 for that image, and
+``constant_share`` reports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from ._validate import choice, feature_maps
+
+SimilarityMetric = Literal["pearson", "cosine"]
+METRICS: tuple[str, ...] = ("pearson", "cosine")
+
+# A channel whose (centred, for Pearson) norm is below this share of the layer's RMS channel norm
+# counts as constant on that image.
+_CONSTANT_RELATIVE_NORM = 1e-6
+
+
+@dataclass(frozen=True)
+class ChannelSimilarity:
+    """Channel-by-channel similarity of one layer's maps, aggregated over ``num_images`` images.
+
+    ``matrix``, ``std_over_images``, ``min_over_images``, ``max_over_images``: ``C x C`` float32
+    (mean, standard deviation, minimum and maximum over images of the per-image matrices).
+    ``constant_share``: ``C``, share of the images on which the channel was constant. For one
+    image, the minimum and maximum are the matrix itself (the same tensor).
+    """
+
+    matrix: torch.Tensor
+    std_over_images: torch.Tensor
+    min_over_images: torch.Tensor
+    max_over_images: torch.Tensor
+    constant_share: torch.Tensor
+    metric: str
+    num_images: int
+    positions_per_image: int
+
+    @property
+    def channels(self) -> int:
+        return int(self.matrix.shape[0])
+
+
+def normalised_channels(maps: torch.Tensor, metric: SimilarityMetric = "pearson") -> tuple[torch.Tensor, torch.Tensor]:
+    """One image's maps ``C x H x W`` (or ``C x L``) as ``C x L`` float64 rows of unit norm, centred
+    for Pearson, so that ``rows @ rows.T`` is the similarity matrix. Constant channels are zero rows;
+    the ``C`` bool mask of them is returned too."""
+    choice("metric", metric, METRICS)
+    flat = maps.reshape(maps.shape[0], -1).double()
+    if metric == "pearson":
+        flat = flat - flat.mean(dim=1, keepdim=True)
+    norms = flat.norm(dim=1)
+    rms_norm = norms.square().mean().sqrt()
+    constant = norms <= _CONSTANT_RELATIVE_NORM * rms_norm
+    unit = torch.where(constant[:, None], torch.zeros_like(flat), flat / norms.clamp_min(1e-300)[:, None])
+    return unit, constant
+
+
+def per_image_similarity(maps: torch.Tensor, metric: SimilarityMetric = "pearson") -> tuple[torch.Tensor, torch.Tensor]:
+    """Similarity of the channels of one image's maps ``C x H x W`` (or ``C x L``).
+
+    Returns the ``C x C`` float64 matrix and a ``C`` bool mask of constant channels.
+    """
+    unit, constant = normalised_channels(maps, metric)
+    matrix = (unit @ unit.T).clamp_(-1.0, 1.0)
+    matrix.diagonal().copy_((~constant).double())
+    return matrix, constant
+
+
+def channel_similarity(maps: torch.Tensor, metric: SimilarityMetric = "pearson") -> ChannelSimilarity:
+    """C x C similarity of the channels of ``maps`` (``B x C x H x W``, or ``C x H x W`` for one image).
+
+    See the module docstring for the metrics and for constant channels. Cost per image:
+    ``C^2 * H * W`` multiply-adds in float64; memory: five ``C x C`` matrices.
+    """
+    choice("metric", metric, METRICS)
+    maps = feature_maps("maps", maps).detach()
+    batch, channels = maps.shape[:2]
+    first, constant = per_image_similarity(maps[0].cpu(), metric)
+    if batch == 1:
+        single = first.float()
+        return ChannelSimilarity(
+            matrix=single,
+            std_over_images=torch.zeros_like(single),
+            min_over_images=single,
+            max_over_images=single,
+            constant_share=constant.float(),
+            metric=metric,
+            num_images=1,
+            positions_per_image=int(maps[0, 0].numel()),
+        )
+    total, total_sq = first.clone(), first.square()
+    minimum, maximum = first.clone(), first.clone()
+    constant_count = constant.double()
+    for image_maps in maps[1:]:
+        matrix, constant = per_image_similarity(image_maps.cpu(), metric)
+        total += matrix
+        total_sq += matrix.square()
+        torch.minimum(minimum, matrix, out=minimum)
+        torch.maximum(maximum, matrix, out=maximum)
+        constant_count += constant.double()
+    mean = total / batch
+    std = (total_sq / batch - mean.square()).clamp_min(0.0).sqrt()
+    return ChannelSimilarity(
+        matrix=mean.float(),
+        std_over_images=std.float(),
+        min_over_images=minimum.float(),
+        max_over_images=maximum.float(),
+        constant_share=(constant_count / batch).float(),
+        metric=metric,
+        num_images=batch,
+        positions_per_image=int(maps[0, 0].numel()),
+    )

@@ -1,0 +1,235 @@
+"""The checkpoint file format: saving, safe reading with diagnoses, and export to safetensors.
+
+A checkpoint is ``torch.save`` of a dict of plain values, loadable with ``torch.load(weights_only=True)``::
+
+    {"format": "slimconv-checkpoint", "format_version": 1,
+     "state_dict": {name: tensor}, "meta": CheckpointMeta.to_dict(),
+     "training": {...} or None}        # optimizer, scheduler, RNG states: only in a run's resumable file
+
+The safetensors export holds the state dict, with ``format``, ``format_version`` and ``meta`` (a JSON
+string) in the header metadata. Reading never executes anything from the file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import struct
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import CheckpointError
+from .atomic import write_atomically
+from .meta import CheckpointMeta
+
+CHECKPOINT_FORMAT = "slimconv-checkpoint"
+FORMAT_VERSION = 1
+_ZIP_MAGIC = b"PK\x03\x04"
+
+CheckpointSource = str | Path | bytes | BinaryIO
+
+
+@dataclass
+class CheckpointContents:
+    """What a checkpoint file holds: weights, metadata and (for a run's resumable file) training state."""
+
+    state_dict: dict[str, Tensor]
+    meta: CheckpointMeta
+    training: dict[str, Any] | None
+    source: str  # the file's name, for messages
+
+
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+
+
+def check_plain(value: object, where: str = "checkpoint") -> None:
+    """Raise ``ValueError`` unless ``value`` holds only tensors, dicts, lists, tuples, str, numbers,
+    bool and None: what ``torch.load(weights_only=True)`` accepts (subclasses such as
+    ``torch.__version__``'s ``TorchVersion`` are refused there, so they are refused here)."""
+    if isinstance(value, Tensor) or type(value) in _PLAIN_TYPES:
+        return
+    if type(value) in (list, tuple):
+        for index, item in enumerate(value):
+            check_plain(item, f"{where}[{index}]")
+    elif type(value) is dict:
+        for key, item in value.items():
+            check_plain(key, f"{where} key {key!r}")
+            check_plain(item, f"{where}[{key!r}]")
+    else:
+        raise ValueError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}; a checkpoint may hold "
+                         "only tensors, dicts, lists, tuples, str, int, float, bool and None")
+
+
+def checkpoint_bytes(state_dict: Mapping[str, Tensor], meta: CheckpointMeta,
+                     training: Mapping[str, Any] | None = None) -> bytes:
+    """The serialised checkpoint (weights moved to CPU, metadata as plain values); ``ValueError`` if
+    anything in it would not load with ``weights_only=True``."""
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "state_dict": {name: tensor.detach().cpu() for name, tensor in state_dict.items()},
+        "meta": meta.to_dict(),
+        "training": None if training is None else dict(training),
+    }
+    check_plain(payload)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def save_checkpoint(path: str | Path, model: nn.Module | Mapping[str, Tensor], meta: CheckpointMeta, *,
+                    training: Mapping[str, Any] | None = None) -> Path:
+    """Write ``model``'s weights (or a state dict) with ``meta`` to ``path`` atomically; return the path.
+
+    ``training`` (optimizer, scheduler, RNG states, ...) makes the file resumable; it must hold only
+    tensors, dicts, lists, tuples, str, numbers, bool and None, like everything else in the file.
+    """
+    state_dict = model.state_dict() if isinstance(model, nn.Module) else model
+    return write_atomically(path, checkpoint_bytes(state_dict, meta, training))
+
+
+def _read_source(source: CheckpointSource) -> tuple[bytes, str]:
+    if isinstance(source, bytes):
+        return source, "the checkpoint"
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint file {str(path)!r} does not exist; check the path")
+        return path.read_bytes(), path.name
+    if not callable(getattr(source, "read", None)):
+        raise ValueError(f"expected a path, bytes or a binary file object, got {type(source).__name__}")
+    label = Path(str(getattr(source, "name", "the uploaded file"))).name
+    data = source.getvalue() if callable(getattr(source, "getvalue", None)) else source.read()
+    if not isinstance(data, bytes):
+        raise ValueError(f"{label} must be opened in binary mode ('rb'), it gave {type(data).__name__}")
+    return data, label
+
+
+def _looks_like_text(data: bytes) -> bool:
+    head = data[:512]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+
+
+def _diagnose_torch_failure(data: bytes, label: str, error: Exception) -> CheckpointError:
+    message = str(error)
+    detail = (message.strip().splitlines() or [type(error).__name__])[0][:160]
+    if isinstance(error, pickle.UnpicklingError) and "GLOBAL" in message:
+        return CheckpointError(
+            f"{label} contains Python objects that a safe load refuses (loading them could run code); nothing "
+            "in it was executed. Use checkpoints written by slimconv.save_checkpoint or a state dict of tensors"
+        )
+    if data.startswith(_ZIP_MAGIC):
+        return CheckpointError(f"{label} is truncated or corrupt ({detail}); download or copy it again")
+    if _looks_like_text(data):
+        start = data[:40].decode("utf-8", errors="replace").strip()
+        return CheckpointError(f"{label} is a text file (it starts with {start!r}), not a checkpoint; "
+                               "choose the .pt or .safetensors file")
+    return CheckpointError(f"{label} is not a PyTorch or safetensors checkpoint (a safe load cannot read it; "
+                           "nothing in it was executed); choose the .pt or .safetensors file that slimconv wrote")
+
+
+def _torch_payload(data: bytes, label: str) -> object:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols of foreign files
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as error:  # any failure to parse untrusted bytes is a problem of the file
+        raise _diagnose_torch_failure(data, label, error) from None
+
+
+def _safetensors_header_length(data: bytes) -> int | None:
+    if len(data) < 10:
+        return None
+    (length,) = struct.unpack("<Q", data[:8])
+    return length if 2 <= length <= len(data) - 8 and data[8:9] == b"{" else None
+
+
+def _safetensors_payload(data: bytes, header_length: int, label: str) -> dict[str, Any]:
+    from safetensors.torch import load as load_safetensors
+
+    try:
+        header = json.loads(data[8 : 8 + header_length])
+        tensors = load_safetensors(data)
+    except Exception as error:  # malformed header or data section: a problem of the file
+        raise CheckpointError(f"{label} is a truncated or corrupt safetensors file ({error}); copy it again") from None
+    metadata = header.get("__metadata__") or {}
+    if metadata.get("format") != CHECKPOINT_FORMAT or "meta" not in metadata:
+        raise CheckpointError(f"{label} is a safetensors file without slimconv metadata; it holds weights only. "
+                              "Load it with slimconv.create_model(name, weights=path) for a zoo architecture")
+    try:
+        meta = json.loads(metadata["meta"])
+        version = int(metadata.get("format_version", FORMAT_VERSION))
+    except ValueError as error:
+        raise CheckpointError(f"{label} has unreadable slimconv metadata ({error}); export it again") from None
+    return {"format": CHECKPOINT_FORMAT, "format_version": version, "state_dict": tensors, "meta": meta,
+            "training": None}
+
+
+def _check_payload(payload: object, label: str) -> CheckpointContents:
+    if not isinstance(payload, Mapping):
+        raise CheckpointError(f"{label} holds a {type(payload).__name__}, not a slimconv checkpoint")
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        if payload and all(isinstance(value, Tensor) for value in payload.values()):
+            raise CheckpointError(
+                f"{label} is a plain state dict without slimconv metadata (model, input spec, classes). Build the "
+                "model with slimconv.create_model(name, weights=path), or save it with slimconv.save_checkpoint"
+            )
+        raise CheckpointError(f"{label} is not a slimconv checkpoint (no 'format': {CHECKPOINT_FORMAT!r} entry)")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{label} has checkpoint format version {version!r}; this slimconv reads up to "
+                              f"{FORMAT_VERSION}: upgrade slimconv")
+    state_dict = payload.get("state_dict")
+    if not isinstance(state_dict, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, Tensor) for key, value in state_dict.items()
+    ):
+        raise CheckpointError(f"{label} has no state dict (a mapping of names to tensors)")
+    training = payload.get("training")
+    if training is not None and not isinstance(training, Mapping):
+        raise CheckpointError(f"{label} has a malformed training state ({type(training).__name__})")
+    meta = CheckpointMeta.from_dict(payload.get("meta"), label)
+    return CheckpointContents(dict(state_dict), meta, None if training is None else dict(training), label)
+
+
+def read_checkpoint(source: CheckpointSource) -> CheckpointContents:
+    """Read a checkpoint (``.pt`` or ``.safetensors``) from a path, bytes or binary file object.
+
+    Only tensors and plain values are ever unpickled (``weights_only=True``). Raises
+    ``CheckpointError`` saying what is wrong (missing, empty, truncated, text, unsafe, not a slimconv
+    checkpoint, metadata missing) and what to do.
+    """
+    data, label = _read_source(source)
+    if not data:
+        raise CheckpointError(f"{label} is empty (0 bytes): the download, copy or upload did not finish; "
+                              "get the file again")
+    header_length = None if data.startswith(_ZIP_MAGIC) else _safetensors_header_length(data)
+    if header_length is not None:
+        payload: object = _safetensors_payload(data, header_length, label)
+    else:
+        payload = _torch_payload(data, label)
+    return _check_payload(payload, label)
+
+
+def export_safetensors(path_in: CheckpointSource, path_out: str | Path) -> Path:
+    """Write the weights and metadata of checkpoint ``path_in`` to a ``.safetensors`` file (atomically).
+
+    The training state (optimizer, RNG) is left out; the metadata goes into the header as a JSON string.
+    """
+    from safetensors.torch import save as save_safetensors
+
+    contents = read_checkpoint(path_in)
+    tensors = {name: tensor.detach().contiguous().clone() for name, tensor in contents.state_dict.items()}
+    metadata = {"format": CHECKPOINT_FORMAT, "format_version": str(FORMAT_VERSION),
+                "meta": json.dumps(contents.meta.to_dict())}
+    return write_atomically(path_out, save_safetensors(tensors, metadata=metadata))

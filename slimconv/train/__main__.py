@@ -1,0 +1,6 @@
+"""``python -m slimconv.train``: see ``slimconv.train.cli``."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

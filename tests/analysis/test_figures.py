@@ -1,0 +1,151 @@
+import io
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+import analysis
+import slimconv
+from analysis import figures
+
+from ._models import TinyNet, images
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, tuple]:
+    """One small instance of every result type, with the builder that draws it."""
+    torch.manual_seed(0)
+    model = TinyNet().eval()
+    x = images(batch=4, size=12)
+    captured = analysis.capture_activations(model, x, ["conv1"])
+    maps = captured.activations["conv1"]
+    maps[:, 5] = -2 * maps[:, 1]
+    similarity = analysis.channel_similarity(maps)
+    clusters = analysis.cluster_channels(similarity, threshold=0.5)
+    weight = torch.randn(8, 4, 3, 3)
+    spconv_layer = slimconv.create_conv("spconv", 8, 8, 3).eval()
+    flgc_layer = slimconv.create_conv("flgc", 8, 12, 3, groups=3)
+    flgc_later = slimconv.create_conv("flgc", 8, 12, 3, groups=3)
+    pedconv_layer = slimconv.create_conv("pedconv", 8, 6, 3)
+    saliency = analysis.Saliency(model).attribute(x, target=0)
+    grad_cam = analysis.GradCAM(model, "conv2").attribute(x, target=0)
+    importance = analysis.channel_importance(model, "conv1", x)
+    report = analysis.redundancy_report(model, x[:1])
+    return {
+        "similarity": (figures.similarity_heatmap_figure, (similarity, clusters), {"layer_name": "conv1"}),
+        "similarity one image": (figures.similarity_heatmap_figure, (analysis.channel_similarity(maps[0]),), {}),
+        "feature maps": (figures.feature_map_grid_figure, (maps[0],), {"channels": clusters.order}),
+        "ghost pairs": (figures.ghost_pairs_figure, (analysis.ghost_pairs(maps, num_pairs=3),), {}),
+        "profile": (figures.redundancy_profile_figure, (report,), {"model_name": "tiny"}),
+        "cka": (figures.cka_figure, (analysis.model_cka_map(model, model, x),), {}),
+        "filter correlation": (figures.filter_correlation_figure, (analysis.filter_correlation(weight),), {}),
+        "spectrum": (figures.spectrum_figure, (analysis.filter_spectrum(weight),), {}),
+        "primaries": (figures.primaries_figure, (analysis.primaries_needed(weight),), {}),
+        "linearconv": (
+            figures.linearconv_figure,
+            (analysis.inspect_linearconv(slimconv.create_conv("linearconv", 4, 8, 3)),),
+            {},
+        ),
+        "spconv": (figures.spconv_figure, (analysis.inspect_spconv(spconv_layer, maps),), {"image_index": 1}),
+        "split what-if": (figures.split_what_if_figure, (analysis.split_what_if(maps, 0.5),), {}),
+        "flgc groups": (figures.flgc_groups_figure, (analysis.inspect_flgc(flgc_layer),), {}),
+        "flgc switches": (figures.flgc_switches_figure, (analysis.flgc_switches(flgc_layer, flgc_later),), {}),
+        "pedconv": (figures.pedconv_figure, (analysis.inspect_pedconv(pedconv_layer, maps),), {}),
+        "attribution overlay": (figures.attribution_overlay_figure, (x, [saliency, grad_cam]), {"max_images": 2}),
+        "attribution comparison": (
+            figures.attribution_comparison_figure,
+            (x, saliency, grad_cam),
+            {"agreement": analysis.compare_attributions(saliency, grad_cam), "max_images": 2},
+        ),
+        "importance vs redundancy": (
+            figures.importance_redundancy_figure,
+            (analysis.importance_versus_redundancy(importance, similarity),),
+            {},
+        ),
+    }
+
+
+BUILDERS = [
+    "similarity",
+    "similarity one image",
+    "feature maps",
+    "ghost pairs",
+    "profile",
+    "cka",
+    "filter correlation",
+    "spectrum",
+    "primaries",
+    "linearconv",
+    "spconv",
+    "split what-if",
+    "flgc groups",
+    "flgc switches",
+    "pedconv",
+    "attribution overlay",
+    "attribution comparison",
+    "importance vs redundancy",
+]
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_every_builder_returns_a_titled_figure_outside_pyplot(results, name):
+    builder, args, kwargs = results[name]
+    figures_before = plt.get_fignums()
+    figure = builder(*args, **kwargs)
+    assert isinstance(figure, Figure)
+    assert plt.get_fignums() == figures_before  # not registered with pyplot: nothing to close
+    assert figure.get_suptitle()
+    assert figure.axes
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=30)
+    assert buffer.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_public_builder_is_exercised(results):
+    assert {builder.__name__ for builder, _, _ in results.values()} == set(figures.__all__)
+    assert set(BUILDERS) == set(results)
+
+
+def test_feature_map_grid_is_one_image():
+    figure = figures.feature_map_grid_figure(torch.randn(200, 5, 5), max_maps=150)
+    assert len(figure.axes[0].images) == 1
+    assert "150 of 200" in figure.get_suptitle()
+
+
+def test_heatmap_outlines_each_cluster_of_two_or_more():
+    maps = torch.randn(2, 6, 5, 5)
+    maps[:, 3] = maps[:, 0]
+    maps[:, 4] = maps[:, 0] * 3
+    maps[:, 5] = -maps[:, 1]
+    similarity = analysis.channel_similarity(maps)
+    clusters = analysis.cluster_channels(similarity, threshold=0.9)
+    figure = figures.similarity_heatmap_figure(similarity, clusters)
+    assert len(figure.axes[0].patches) == 2  # blocks {0, 3, 4} and {1, 5}
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: figures.feature_map_grid_figure(torch.randn(2, 3, 4, 4)), "C x H x W"),
+        (lambda: figures.feature_map_grid_figure(torch.randn(3, 4, 4), channels=[5]), "channels must be"),
+        (lambda: figures.feature_map_grid_figure(torch.randn(3, 4, 4), max_maps=0), "max_maps"),
+        (
+            lambda: figures.similarity_heatmap_figure(
+                analysis.channel_similarity(torch.randn(3, 4, 4)), analysis.cluster_channels(torch.eye(2))
+            ),
+            "clusters cover",
+        ),
+        (lambda: figures.attribution_overlay_figure(torch.randn(1, 3, 8, 8), []), "results is empty"),
+    ],
+)
+def test_bad_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_overlay_checks_that_images_match_the_heatmaps():
+    result = analysis.Saliency(nn.Sequential(nn.Flatten(), nn.Linear(48, 2))).attribute(torch.randn(1, 3, 4, 4))
+    with pytest.raises(ValueError, match="do not match"):
+        figures.attribution_overlay_figure(torch.randn(1, 3, 5, 5), [result])

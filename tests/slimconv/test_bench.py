@@ -1,0 +1,152 @@
+"""The benchmark suite end to end on tiny configurations: rows, ratios, records, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from slimconv.bench import (
+    BenchSetup,
+    Candidate,
+    Comparison,
+    Target,
+    format_table,
+    layer_comparison,
+    model_comparison,
+    run_comparison,
+    run_targets,
+)
+from slimconv.bench.__main__ import main, parse_op
+
+FAST = BenchSetup(rounds=2, min_block_time_s=0.001, warmup=1)
+
+
+def test_parse_op_reads_typed_options():
+    assert parse_op("spconv") == ("spconv", {})
+    assert parse_op("spconv:alpha=0.25,gwc_groups=2") == ("spconv", {"alpha": 0.25, "gwc_groups": 2})
+    assert parse_op("linearconv:variant=lowrank,rank=4") == ("linearconv", {"variant": "lowrank", "rank": 4})
+
+
+def test_layer_comparison_rows_and_ratios():
+    comparison = layer_comparison([("linearconv", {})], in_channels=8, out_channels=8, size=6, batch_size=2)
+    rows = run_comparison(comparison, FAST)
+    assert [r.label for r in rows] == ["conv2d", "linearconv train", "linearconv deploy"]
+    assert rows[0].ratio == pytest.approx(1.0) and rows[0].macs == 2 * 8 * 8 * 9 * 36
+    assert rows[2].macs == rows[0].macs  # the deploy form is a plain conv
+    for row in rows:
+        assert row.error is None and row.median_ms > 0 and row.runs >= 2 and row.gflops_per_s > 0
+        assert row.speedup == pytest.approx(1 / row.ratio)
+        assert row.peak_memory_bytes is not None and row.peak_memory_bytes >= 0
+
+
+def test_model_comparison_on_a_small_zoo_model():
+    comparison = model_comparison("resnet20", [("spconv", {"alpha": 0.5})], size=16, batch_size=1)
+    rows = run_comparison(comparison, FAST)
+    assert [r.form for r in rows] == ["dense", "train", "deploy"]
+    assert rows[1].macs < rows[0].macs and rows[2].macs <= rows[1].macs
+
+
+def test_progress_is_reported_to_the_end():
+    comparison = layer_comparison([("ghost", {})], in_channels=8, out_channels=8, size=4, forms=("deploy",))
+    seen = []
+    run_comparison(comparison, FAST, progress=lambda step, total, label: seen.append((step, total)))
+    assert seen[-1][0] == seen[-1][1] and [s for s, _ in seen] == list(range(1, len(seen) + 1))
+
+
+class _RaisesOutOfMemory(nn.Module):
+    def forward(self, x):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 80.00 GiB")
+
+
+def test_out_of_memory_is_reported_not_raised():
+    candidates = (
+        Candidate("conv2d", lambda: nn.Conv2d(4, 4, 3, padding=1), "dense"),
+        Candidate("huge", _RaisesOutOfMemory, "train"),
+    )
+    rows = run_comparison(Comparison("oom", (1, 4, 5, 5), candidates), FAST)
+    assert rows[0].error is None and rows[0].median_ms > 0
+    assert rows[1].error.startswith("out of memory") and math.isnan(rows[1].median_ms)
+    assert "out of memory" in format_table(rows)
+
+
+def test_training_mode_times_forward_and_backward():
+    comparison = layer_comparison([("pedconv", {})], in_channels=8, out_channels=8, size=6, forms=("train",))
+    rows = run_comparison(comparison, BenchSetup(rounds=2, min_block_time_s=0.001, mode="training"))
+    assert all(r.error is None and r.peak_memory_bytes > 0 for r in rows)
+
+
+def test_targets_compare_within_one_run():
+    comparison = layer_comparison([("linearconv", {})], in_channels=8, out_channels=8, size=6, forms=("deploy",))
+    targets = [
+        Target(comparison, "linearconv deploy", "conv2d", 1000.0),
+        Target(comparison, "linearconv deploy", "conv2d", 0.0, metric="memory"),
+    ]
+    rows, results = run_targets(targets, FAST)
+    assert len(rows) == 2  # one comparison, measured once for both targets
+    assert results[0].met and "met" in str(results[0])
+    assert not results[1].met or math.isnan(results[1].value)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(dtype="float8"), "dtype"),
+        (dict(mode="serving"), "mode"),
+        (dict(rounds=0), "rounds"),
+        (dict(dtype="float16"), "float16"),
+    ],
+)
+def test_bad_setup_is_a_value_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        BenchSetup(**kwargs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message; this machine has a GPU")
+def test_cuda_without_gpu_says_so():
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        BenchSetup(device="cuda")
+
+
+def test_command_writes_well_formed_records(tmp_path, capsys):
+    code = main(
+        [
+            "layer",
+            "--op",
+            "spconv:alpha=0.5",
+            "--in",
+            "8",
+            "--out-ch",
+            "8",
+            "--size",
+            "6",
+            "--batch",
+            "1",
+            "2",
+            "--rounds",
+            "2",
+            "--min-block-time",
+            "0.001",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "spconv(alpha=0.5) deploy" in printed and "float32" in printed
+    csv_path = next(tmp_path.glob("layer-cpu-float32-nchw-inference-torch*.csv"))
+    with csv_path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 6 and {"median_ms", "iqr_ms", "macs", "params", "gflops_per_s", "ratio"} <= rows[0].keys()
+    record = json.loads(csv_path.with_suffix(".json").read_text())
+    assert record["setup"]["device"] == "cpu" and record["setup"]["device_name"]
+    assert len(record["rows"]) == 6 and record["rows"][0]["ratio"] == 1.0
+
+
+def test_command_rejects_bad_input(capsys):
+    assert main(["layer", "--op", "nosuchop", "--size", "4", "--rounds", "1"]) == 2
+    assert "unknown operator" in capsys.readouterr().err
