@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for verdict in verdicts:
         print(verdict)
     if args.out is not None:
-        for path in write_records(rows, setup, args.out, args.command):
+        for path in write_records(rows, setup, args.out, args.command, [str(v) for v in verdicts]):
             print(f"wrote {path}")
     return 0
 

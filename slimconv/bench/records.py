@@ -36,8 +36,14 @@ def _flat(row: BenchRow) -> dict[str, object]:
     return {key: data[key] for key in COLUMNS} | {f"detail_{k}": v for k, v in details.items()}
 
 
-def write_records(rows: Sequence[BenchRow], setup: BenchSetup, out_dir: str | Path, kind: str) -> tuple[Path, Path]:
-    """Write ``<kind>-<setup tag>.csv`` and ``.json`` (setup, hardware and rows) into ``out_dir``."""
+def write_records(
+    rows: Sequence[BenchRow],
+    setup: BenchSetup,
+    out_dir: str | Path,
+    kind: str,
+    verdicts: Sequence[str] = (),
+) -> tuple[Path, Path]:
+    """Write ``<kind>-<setup tag>.csv`` and ``.json`` (setup, hardware, rows and target verdicts)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{kind}-{setup.tag()}"
@@ -48,7 +54,7 @@ def write_records(rows: Sequence[BenchRow], setup: BenchSetup, out_dir: str | Pa
         writer = csv.DictWriter(handle, fieldnames=fieldnames)
         writer.writeheader()
         writer.writerows(flat)
-    payload = {"setup": setup.describe(), "rows": [_jsonable(row) for row in flat]}
+    payload = {"setup": setup.describe(), "rows": [_jsonable(row) for row in flat], "targets": list(verdicts)}
     json_path.write_text(json.dumps(payload, indent=2) + "\n")
     return csv_path, json_path
 

@@ -75,7 +75,7 @@ class GroupLayout:
 
 # Cost model of ``choose_form``, in multiply-accumulate equivalents per output position.
 GEMM_DISCOUNT = 0.5  # a 1x1 group runs as a plain GEMM: about half a dense conv's cost per MAC
-MOVE_COST = 24  # gathering, scattering and initialising one channel at one position
+MOVE_COST = 24  # copying one channel at one position (gather, group result, scatter)
 LAUNCH_COST = 128  # the fixed overhead of one more convolution call
 
 
@@ -89,14 +89,16 @@ def choose_form(layout: GroupLayout, in_channels: int, out_channels: int, kernel
     - groupwise: ``e k^2 sum_g n_g m_g + MOVE_COST (C + 2N) + LAUNCH_COST G'``;
     - padded: ``k^2 G' n_max m_max + MOVE_COST (C + 2N) + LAUNCH_COST``.
 
-    The deploy forms move every channel through a gather, a scatter and an initialisation, which
-    costs as much as about ``MOVE_COST`` MACs; so thin layers stay dense, nearly equal groups
+    The deploy forms copy every input channel once (the gather) and every output channel twice
+    (the group's result, then its scatter into place), about ``MOVE_COST`` MACs per channel and
+    position: so thin layers stay dense, nearly equal groups
     pay little padding and take the single grouped conv, and uneven groups of wide layers run
-    group by group. The model ignores the input size (the launch overhead matters more for small
-    inputs). The constants were fitted to single-thread CPU times of all three forms on an x86
-    CPU (float32; 1x1 and 3x3 layers of 64 to 512 channels, 2 to 16 random or equal groups,
-    batch 1 to 32, 8x8 to 32x32 maps): the chosen form was on average 3% and at worst 56% slower
-    than the best one measured. Ties go to the dense form, then the groupwise one.
+    group by group. The model ignores the input size, so it underrates the launch overhead of
+    small inputs. The constants were fitted to single-thread CPU times of the three forms on the
+    project's 2-core x86 VM (float32; 1x1 and 3x3 layers of 64 to 512 channels, 2 to 16 random or
+    equal groups, batch 1 to 32, 8x8 to 32x32 maps): the chosen form was on average 4% and at
+    worst 68% (batch 1, 16 equal groups) slower than the best one measured. Ties go to the dense
+    form, then the groupwise one.
     """
     k2 = kernel_size * kernel_size
     if not layout.channels:
@@ -115,6 +117,25 @@ def choose_form(layout: GroupLayout, in_channels: int, out_channels: int, kernel
 
 def _output_size(size: int, kernel_size: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel_size) // stride + 1
+
+
+def _gather_channels(x: Tensor, index: Tensor, out: Tensor | None = None) -> Tensor:
+    """``x[:, index]`` for a contiguous ``B x C x H x W`` tensor -> ``B x len(index) x H x W``.
+
+    Done as one gather of ``H W``-long rows of the ``B C x H W`` view: index_select along
+    dimension 0 copies whole rows (a memcpy each), faster than index_select along dimension 1.
+    ``out``: optional flat buffer of at least ``B len(index) H W`` elements to write into.
+    """
+    batch, channels, height, width = x.shape
+    rows = (torch.arange(batch, device=x.device)[:, None] * channels + index).flatten()
+    source = x.reshape(batch * channels, height * width)
+    if out is None:
+        gathered = source.index_select(0, rows)
+    else:
+        gathered = torch.index_select(
+            source, 0, rows, out=out[: rows.numel() * height * width].view(-1, height * width)
+        )
+    return gathered.view(batch, len(index), height, width)
 
 
 class GroupwiseConv2d(nn.Module):
@@ -150,44 +171,63 @@ class GroupwiseConv2d(nn.Module):
         no_index = torch.zeros(0, dtype=torch.long)
         self.register_buffer("channel_index", torch.cat([no_index, *layout.channels]).to(device))
         self.register_buffer("filter_index", torch.cat([no_index, *layout.filters]).to(device))
-        self.num_dead_filters = len(layout.dead_filters)
+        self.register_buffer("dead_filters", layout.dead_filters.to(device))
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-            f"padding={self.padding}, group_sizes={self._sizes}, dead_filters={self.num_dead_filters}"
+            f"padding={self.padding}, group_sizes={self._sizes}, dead_filters={len(self.dead_filters)}"
         )
 
     def forward(self, x: Tensor) -> Tensor:
         batch, _, height, width = x.shape
         out_h = _output_size(height, self.kernel_size, self.stride, self.padding)
         out_w = _output_size(width, self.kernel_size, self.stride, self.padding)
-        # Each filter is written exactly once below: starting from the bias (or zero) adds the bias
-        # and leaves dead filters at it, and index_add_ scatters faster than index_copy_.
-        shape = (batch, self.out_channels, out_h, out_w)
-        if self.bias is None:
-            out = x.new_zeros(shape)
-        else:
-            out = x.new_empty(shape).copy_(self.bias.view(1, -1, 1, 1).expand(shape))
-        out_rows = out.view(batch, self.out_channels, out_h * out_w)
+        out = x.new_empty(batch, self.out_channels, out_h, out_w)
+        if len(self.dead_filters):
+            dead = len(self.dead_filters)
+            fill = x.new_zeros(dead) if self.bias is None else self.bias[self.dead_filters]
+            out.index_copy_(1, self.dead_filters, fill.view(1, dead, 1, 1).expand(batch, dead, out_h, out_w))
+        if not self._sizes:
+            return out  # every filter is dead
         pointwise = self.kernel_size == 1 and self.padding == 0
-        if pointwise:
-            # A 1x1 layer is one GEMM per group on the channel-major view C x B x H x W: the gather
-            # yields n_g x (B H W) directly, with no im2col and no layout conversion.
-            x_t = (x if self.stride == 1 else x[:, :, :: self.stride, :: self.stride]).transpose(0, 1)
+        if pointwise and self.stride > 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        x = x.contiguous()  # the row gathers below need NCHW rows
+        # Without autograd the per-group intermediates go to one workspace per call, which the
+        # allocator recycles between calls; many short-lived ones of a few MB it may hand back to
+        # the OS and fault in again, which costs as much as the arithmetic here.
+        n_max, m_max = max(n for n, _ in self._sizes), max(m for _, m in self._sizes)
+        positions = out_h * out_w
+        inputs = batch * x.shape[2] * x.shape[3] * n_max
+        outputs = batch * positions * m_max if pointwise else 0
+        workspace = None if torch.is_grad_enabled() else x.new_empty(inputs + outputs)
         c_start = f_start = 0
         for weight, (n, m) in zip(self.weights, self._sizes, strict=True):
             channels = self.channel_index.narrow(0, c_start, n)
             filters = self.filter_index.narrow(0, f_start, m)
             c_start, f_start = c_start + n, f_start + m
-            if pointwise:
-                y = weight.view(m, n) @ x_t.index_select(0, channels).view(n, -1)
-                y = y.view(m, batch, -1).transpose(0, 1)
+            x_g = _gather_channels(x, channels, None if workspace is None else workspace[:inputs])
+            bias = None if self.bias is None else self.bias[filters]
+            if pointwise:  # a batched GEMM: no im2col, no layout conversion
+                # (bmm, not matmul: matmul folds the batch through copies when the weight needs grad)
+                w_g = weight.view(1, m, n).expand(batch, m, n)
+                y_out = None if workspace is None else workspace[inputs : inputs + batch * m * positions]
+                y = _batched_matmul(w_g, x_g.view(batch, n, positions), bias, y_out)
             else:
-                y = F.conv2d(x.index_select(1, channels), weight, None, self.stride, self.padding)
-                y = y.view(batch, m, -1)
-            out_rows.index_add_(1, filters, y)
+                y = F.conv2d(x_g, weight, bias, self.stride, self.padding)
+            out.index_copy_(1, filters, y.view(batch, m, out_h, out_w))
         return out
+
+
+def _batched_matmul(weight: Tensor, x: Tensor, bias: Tensor | None, out: Tensor | None) -> Tensor:
+    """``weight @ x (+ bias)`` for ``B x m x n`` and ``B x n x P`` (bias ``m``) -> ``B x m x P``,
+    written into the flat buffer ``out`` (``B m P`` elements) when one is given."""
+    if out is not None:
+        out = out.view(x.shape[0], weight.shape[1], x.shape[2])
+    if bias is None:
+        return torch.bmm(weight, x, out=out)
+    return torch.baddbmm(bias.view(1, -1, 1), weight, x, out=out)
 
 
 class PaddedGroupConv2d(nn.Module):
@@ -257,11 +297,11 @@ class PaddedGroupConv2d(nn.Module):
         if self.bias is not None:
             bias = self.bias.new_zeros(slots).index_copy(0, self.output_index, self.bias)
         y = F.conv2d(
-            x.index_select(1, self.input_index),
+            _gather_channels(x.contiguous(), self.input_index),
             kernel.view(slots, self.n_max, k, k),
             bias,
             self.stride,
             self.padding,
             groups=self.num_groups,
         )
-        return y.index_select(1, self.output_index)
+        return _gather_channels(y, self.output_index)

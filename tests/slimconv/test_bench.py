@@ -150,3 +150,15 @@ def test_command_writes_well_formed_records(tmp_path, capsys):
 def test_command_rejects_bad_input(capsys):
     assert main(["layer", "--op", "nosuchop", "--size", "4", "--rounds", "1"]) == 2
     assert "unknown operator" in capsys.readouterr().err
+
+
+def test_summary_is_generated_from_the_records(tmp_path):
+    from slimconv.bench.summary import main as summary_main
+
+    assert main(["layer", "--op", "ghost", "--in", "8", "--out-ch", "8", "--size", "4", "--rounds", "2",
+                 "--min-block-time", "0.001", "--out", str(tmp_path)]) == 0
+    assert summary_main([str(tmp_path)]) == 0
+    text = (tmp_path / "README.md").read_text()
+    assert "| 8->8 k3 s1 4x4 b1 | conv2d |" in text
+    assert "ghost deploy" in text and "threads" in text and "float32" in text
+    assert summary_main([str(tmp_path / "missing")]) == 2
