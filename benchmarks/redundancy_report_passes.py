@@ -11,7 +11,6 @@ on the weights, the scores do. Prints the CPU model, torch threads, batch, dtype
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
@@ -19,18 +18,7 @@ import torch
 import torchvision
 
 from analysis import conv_layer_names, redundancy_report
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from slimconv.hardware import cpu_name
 
 
 def main() -> None:
@@ -51,7 +39,7 @@ def main() -> None:
         nonlocal passes
         passes += 1
 
-    print(f"CPU: {cpu_model()} ({torch.get_num_threads()} torch threads); torch {torch.__version__}")
+    print(f"CPU: {cpu_name()} ({torch.get_num_threads()} torch threads); torch {torch.__version__}")
     print(f"model: torchvision resnet50 (random weights), {len(conv_layer_names(model))} conv layers")
     print(f"batch: 1 image {args.size}x{args.size}, dtype {str(dtype).removeprefix('torch.')}")
 

@@ -1,0 +1,39 @@
+"""Dynamic convolution: PEDConv's per-image factors gamma, phi and psi."""
+
+import pandas as pd
+import streamlit as st
+
+import analysis
+import lab
+from analysis.figures import pedconv_figure
+from slimconv import PEDConv2d
+
+st.title("Dynamic convolution (PEDConv)")
+st.markdown(
+    "**What you are looking at:** PEDConv keeps one shared weight per layer and perturbs it for each input: "
+    "from the image's features it computes *gamma* (one factor per filter), *phi* (per input channel) and "
+    "*psi* (over the k x k window), whose product rescales the shared weight. The bars show the factors for "
+    "one image, the error bars their spread over all chosen images. **What to look for:** factors that vary "
+    "across images mean the layer adapts its weight to the input; flat factors with no spread mean the "
+    "dynamic part does little and a static convolution would do."
+)
+
+model = lab.current_model()
+images = lab.current_images()
+modules = dict(model.model.named_modules())
+pedconv_layers = [name for name in analysis.conv_layer_names(model.model) if isinstance(modules[name], PEDConv2d)]
+if not pedconv_layers:
+    st.warning(f"{model.label} has no PEDConv layer. Load a PEDConv checkpoint, or choose **pedconv** under "
+               "*Convert to operator* in the sidebar (a converted layer starts untrained).")
+    st.stop()
+
+image_names = [item.name for item in images]
+layer_column, image_column = st.columns(2)
+layer = layer_column.selectbox("PEDConv layer", pedconv_layers, key="pedconv_layer")
+shown = image_column.selectbox("Image", range(len(images)), format_func=image_names.__getitem__, key="pedconv_image")
+with lab.user_errors(f"inspect PEDConv layer {layer}"):
+    inspection = analysis.inspect_pedconv(modules[layer], lab.layer_input(model, images, layer))
+lab.show_figure("pedconv factors", pedconv_figure, inspection, image_index=shown, layer_name=layer)
+lab.show_table(pd.DataFrame(inspection.gamma[shown].T.numpy()).add_prefix("gamma, rank term ").rename_axis("filter")
+              .reset_index(),
+              f"gamma per filter for {image_names[shown]}")

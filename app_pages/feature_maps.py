@@ -1,0 +1,60 @@
+"""Feature maps of one layer: the maps, their channel similarity, redundancy scores and ghost pairs."""
+
+import streamlit as st
+
+import analysis
+import lab
+from analysis.figures import feature_map_grid_figure, ghost_pairs_figure, similarity_heatmap_figure
+from lab.tables import ghost_pairs_table, redundancy_scores_table
+
+st.title("Feature maps")
+st.markdown(
+    "**What you are looking at:** every output channel of one convolution for one image, drawn as one grid in "
+    "cluster order, and how alike the channels are (the similarity heatmap, averaged over all chosen images). "
+    "**What to look for:** bright blocks on the heatmap's diagonal are groups of channels that carry almost the "
+    "same map; the ghost pairs show that one map of a pair is rebuilt from the other by a cheap affine or "
+    "depthwise operation (R² near 1), which is what GhostNet and SPConv exploit."
+)
+
+model = lab.current_model()
+images = lab.current_images()
+
+layers = analysis.conv_layer_names(model.model)
+layer_column, metric_column, threshold_column = st.columns(3)
+layer = layer_column.selectbox("Layer", layers, index=min(1, len(layers) - 1), key="maps_layer")
+metric = metric_column.selectbox("Similarity metric", analysis.METRICS, key="maps_metric")
+threshold = threshold_column.slider("Cluster channels alike at |similarity| >=", 0.5, 0.99, 0.9, 0.01,
+                                    key="maps_threshold")
+image_names = [item.name for item in images]
+shown = st.selectbox("Image shown in the grid", range(len(images)), format_func=image_names.__getitem__,
+                     key="maps_image")
+
+with lab.user_errors(f"analyse layer {layer}"):
+    captured = lab.activations(model, images, [layer])
+    maps = captured.activations[layer]
+    similarity = analysis.channel_similarity(maps, metric)
+    clusters = analysis.cluster_channels(similarity, threshold=threshold)
+    scores = analysis.layer_redundancy_scores(similarity, threshold, maps=maps)
+if captured.was_subsampled(layer):
+    st.caption(f"The maps were average-pooled from {captured.original_sizes[layer]} to respect the memory bound.")
+
+grid_column, heatmap_column = st.columns([2, 3])
+with grid_column:
+    lab.show_figure("feature maps", feature_map_grid_figure, maps[shown], channels=clusters.order, layer_name=layer)
+with heatmap_column:
+    lab.show_figure("channel similarity", similarity_heatmap_figure, similarity, clusters, layer_name=layer)
+
+st.subheader("Redundancy scores")
+st.caption(f"{clusters.num_clusters} clusters among {similarity.channels} channels.")
+lab.show_table(redundancy_scores_table(maps, scores, image_names, metric, threshold), "redundancy scores")
+
+st.subheader("Ghost pairs: the most alike channels, rebuilt cheaply")
+num_pairs = st.slider("Pairs", 1, 12, 6, key="maps_pairs")
+with lab.user_errors(f"find ghost pairs in {layer}"):
+    pairs = analysis.ghost_pairs(maps, similarity=similarity, metric=metric, num_pairs=num_pairs,
+                                 example_image=shown)
+figure_column, table_column = st.columns([3, 2])
+with figure_column:
+    lab.show_figure("ghost pairs", ghost_pairs_figure, pairs, max_pairs=num_pairs)
+with table_column:
+    lab.show_table(ghost_pairs_table(pairs), "ghost pairs")

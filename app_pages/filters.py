@@ -1,0 +1,68 @@
+"""Filters of one layer: their correlation, singular spectrum and how few LinearConv primaries rebuild them."""
+
+import pandas as pd
+import streamlit as st
+
+import analysis
+import lab
+from analysis.figures import filter_correlation_figure, linearconv_figure, primaries_figure, spectrum_figure
+from slimconv import LinearConv2d
+
+st.title("Filters")
+st.markdown(
+    "**What you are looking at:** the weights of one convolution, each filter flattened to a vector. The "
+    "correlation matrix shows which filters point the same way, the singular spectrum how many independent "
+    "directions the filters really span, and the primaries curve how many filters (LinearConv's *primaries*) "
+    "rebuild all the others as linear combinations. **What to look for:** a spectrum that drops fast and a "
+    "primaries count well below the filter count mean the layer could be a LinearConv with fewer parameters."
+)
+
+model = lab.current_model()
+modules = dict(model.model.named_modules())
+layers = analysis.conv_layer_names(model.model)
+layer = st.selectbox("Layer", layers, index=min(1, len(layers) - 1), key="filters_layer")
+module = modules[layer]
+
+if isinstance(module, LinearConv2d):
+    with lab.user_errors(f"inspect LinearConv layer {layer}"):
+        inspection = analysis.inspect_linearconv(module)
+    primaries, secondaries, regulariser = st.columns(3)
+    primaries.metric("Primary filters", inspection.num_primaries)
+    secondaries.metric("Secondary filters", inspection.num_secondaries)
+    regulariser.metric("Correlation regulariser", f"{inspection.regulariser:.3g}")
+    lab.show_figure("linearconv layer", linearconv_figure, inspection, layer_name=layer)
+    lab.show_table(pd.DataFrame(inspection.coefficients.numpy()).add_prefix("primary "), "linearconv coefficients")
+    st.stop()
+
+weight = getattr(module, "weight", None)
+if weight is None or weight.dim() != 4:
+    st.error(f"{layer} is a {type(module).__name__}, whose filters are not one plain weight tensor; this view "
+             "applies to dense convolutions and LinearConv layers. Choose another layer or model.")
+    st.stop()
+
+r2_target = st.slider("Rebuild every filter to R² >=", 0.5, 0.999, 0.95, 0.005, key="filters_r2")
+with lab.user_errors(f"analyse the filters of {layer}"):
+    correlation = analysis.filter_correlation(weight.detach())
+    spectrum = analysis.filter_spectrum(weight.detach())
+    rebuild = analysis.primaries_needed(weight.detach(), r2_target)
+
+filters_count, rank, needed, saved = st.columns(4)
+filters_count.metric("Filters", int(weight.shape[0]))
+rank.metric("Effective rank", f"{spectrum.effective_rank:.1f}")
+needed.metric(f"Primaries for R² >= {r2_target:g}", rebuild.primaries_needed)
+saved.metric("Parameters saved by LinearConv", f"{rebuild.params_saved:,}")
+
+correlation_column, spectrum_column = st.columns(2)
+with correlation_column:
+    lab.show_figure("filter correlation", filter_correlation_figure, correlation, order=rebuild.primary_order,
+                    layer_name=layer)
+with spectrum_column:
+    lab.show_figure("singular spectrum", spectrum_figure, spectrum, layer_name=layer)
+primaries_column, table_column = st.columns([3, 2])
+with primaries_column:
+    lab.show_figure("linearconv potential", primaries_figure, rebuild, layer_name=layer)
+with table_column:
+    lab.show_table(pd.DataFrame({
+        "singular value": spectrum.singular_values.tolist(),
+        "cumulative energy": spectrum.cumulative_energy.tolist(),
+    }), "singular spectrum")

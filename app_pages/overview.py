@@ -1,0 +1,48 @@
+"""Overview: the idea, the model's per-layer cost, and the whole network's redundancy for the images."""
+
+import pandas as pd
+import streamlit as st
+
+import analysis
+import lab
+from analysis.figures import redundancy_profile_figure
+
+st.title("Redundancy in convolutional networks")
+st.markdown(
+    "Many channels of a trained CNN layer produce **feature maps that look alike**, and many of its **filters "
+    "are correlated**: the layer spends parameters and compute on information it already has. SPConv, "
+    "LinearConv, FLGC and PEDConv start from this observation and make convolutions that compute the "
+    "redundant part cheaply.\n\n"
+    "**What you are looking at:** the chosen model's cost per layer, and for the chosen images how redundant "
+    "each layer's output is. **What to look for:** layers where many channel pairs are alike (high shares, top "
+    "panel) and whose effective rank is far below their channel count (bottom panel)."
+)
+
+model = lab.current_model()
+images = lab.current_images()
+
+left, right = st.columns([1, 2])
+with left:
+    st.subheader("Images and predictions")
+    st.image([item.image for item in images[:8]], caption=[item.name for item in images[:8]], width=96)
+    with lab.user_errors("classify the images"):
+        lab.show_table(lab.predictions(model, images), "predictions")
+with right:
+    st.subheader("Cost per layer")
+    with lab.user_errors("profile the model"):
+        table = lab.profile_table(model)
+    params_column, macs_column = st.columns(2)
+    params_column.metric("Parameters", f"{table.params:,}")
+    macs_column.metric("MACs per image", f"{table.macs:,}")
+    lab.show_table(pd.DataFrame(table.rows()), "parameters and MACs per layer")
+
+st.subheader("Redundancy profile of the whole network")
+metric_column, threshold_column = st.columns(2)
+metric = metric_column.selectbox("Similarity metric", analysis.METRICS, key="overview_metric")
+threshold = threshold_column.slider("Alike when |similarity| is at least", 0.5, 0.99, 0.9, 0.01,
+                                    key="overview_threshold")
+if lab.asked_for("overview_profile", "Measure every layer", help="One forward pass with hooks on every convolution"):
+    with lab.user_errors("measure the redundancy"):
+        report = lab.network_report(model, images, metric, threshold)
+    lab.show_figure("redundancy profile", redundancy_profile_figure, report, model_name=model.label)
+    lab.show_table(pd.DataFrame(report.to_rows()), "redundancy per layer")

@@ -1,0 +1,62 @@
+"""SPConv split: representative and redundant input channels, both branches and their fusion."""
+
+import pandas as pd
+import streamlit as st
+
+import analysis
+import lab
+from analysis.figures import spconv_figure, split_what_if_figure
+from lab.tables import split_scores_table
+from slimconv import SPConv2d
+
+st.title("SPConv split")
+st.markdown(
+    "**What you are looking at:** SPConv (Zhang et al., 2020) splits a layer's input channels into a "
+    "*representative* part, convolved with a full 3x3, and a *redundant* part, handled by a cheap 1x1; the two "
+    "branch outputs are fused per output channel with weights beta and gamma computed from the image. For a "
+    "dense layer, the what-if compares the paper's split (the first channels) with a split that picks cluster "
+    "medoids by similarity. **What to look for:** how well the representatives rebuild the redundant channels "
+    "(R² near 1: little is lost), and whether the similarity split keeps more than the positional one."
+)
+
+model = lab.current_model()
+images = lab.current_images()
+modules = dict(model.model.named_modules())
+layers = analysis.conv_layer_names(model.model)
+spconv_layers = [name for name in layers if isinstance(modules[name], SPConv2d)]
+image_names = [item.name for item in images]
+
+if spconv_layers:
+    layer = st.selectbox("SPConv layer", spconv_layers, key="spconv_layer")
+    shown = st.selectbox("Image", range(len(images)), format_func=image_names.__getitem__, key="spconv_image")
+    with lab.user_errors(f"inspect SPConv layer {layer}"):
+        inspection = analysis.inspect_spconv(modules[layer], lab.layer_input(model, images, layer))
+    representative, redundant, alpha = st.columns(3)
+    representative.metric("Representative channels", len(inspection.representative_channels))
+    redundant.metric("Redundant channels", len(inspection.redundant_channels))
+    alpha.metric("alpha", f"{inspection.alpha:g}")
+    lab.show_figure("spconv branches", spconv_figure, inspection, image_index=shown, layer_name=layer)
+    lab.show_table(pd.DataFrame({"output channel": range(inspection.beta.shape[1]),
+                                 "beta (representative)": inspection.beta[shown].tolist(),
+                                 "gamma (redundant)": inspection.gamma[shown].tolist()}), "fusion weights")
+    st.divider()
+    st.caption("The what-if below applies to the dense layers of this model.")
+
+else:
+    st.caption(f"{model.label} has no SPConv layer: choose **spconv** under *Convert to operator* in the sidebar "
+               "(or load an SPConv checkpoint) to see both branches and the fusion weights.")
+
+dense_layers = [name for name in layers if not isinstance(modules[name], SPConv2d)
+                and getattr(modules[name], "in_channels", 1) > 1]
+if not dense_layers:
+    st.info("Every convolution of this model is an SPConv; the what-if needs a dense layer.")
+    st.stop()
+st.subheader("What if a dense layer were an SPConv?")
+layer_column, alpha_column, metric_column = st.columns(3)
+dense_layer = layer_column.selectbox("Dense layer", dense_layers, key="spconv_dense_layer")
+alpha = alpha_column.slider("alpha (share of representative channels)", 0.1, 0.9, 0.5, 0.05, key="spconv_alpha")
+metric = metric_column.selectbox("Similarity metric", analysis.METRICS, key="spconv_metric")
+with lab.user_errors(f"split the input of {dense_layer}"):
+    what_if = analysis.split_what_if(lab.layer_input(model, images, dense_layer), alpha, metric=metric)
+lab.show_figure("split what-if", split_what_if_figure, what_if, layer_name=dense_layer)
+lab.show_table(split_scores_table(what_if), "split scores")

@@ -1,0 +1,34 @@
+"""Streamlit glue of the app, in one place beside the pages: the shared sidebar, session state,
+bounded cached loaders and results, figure/table output with downloads, and user-error display.
+
+Pages import from here and from :mod:`analysis`; nothing here holds numerical logic of its own.
+"""
+
+from .computed import activations, layer_input, network_report, predictions, profile_table
+from .controls import asked_for
+from .errors import user_errors
+from .images import ImageItem
+from .models import PRETRAINED_DIR_VARIABLE, LoadedModel
+from .outputs import show_figure, show_table
+from .sidebar import render_sidebar
+from .state import current_images, current_model, model_batch, trained_checkpoints
+
+__all__ = [
+    "PRETRAINED_DIR_VARIABLE",
+    "ImageItem",
+    "LoadedModel",
+    "activations",
+    "asked_for",
+    "current_images",
+    "current_model",
+    "layer_input",
+    "model_batch",
+    "network_report",
+    "predictions",
+    "profile_table",
+    "render_sidebar",
+    "show_figure",
+    "show_table",
+    "trained_checkpoints",
+    "user_errors",
+]

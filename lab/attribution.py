@@ -1,0 +1,60 @@
+"""Attribution results cached per model, images and method (captum runs behind an explicit control)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+import torch
+
+import analysis
+
+from .computed import MAX_CACHED_RESULTS, image_keys
+from .images import ImageItem
+from .models import LoadedModel
+from .state import model_batch
+
+#: Method names as the app lists them; Grad-CAM needs a layer.
+METHODS = ("saliency", "integrated gradients", "Grad-CAM", "occlusion")
+
+
+def _method(name: str, model: LoadedModel, layer: str) -> analysis.AttributionMethod:
+    if name == "saliency":
+        return analysis.Saliency(model.model)
+    if name == "integrated gradients":
+        return analysis.IntegratedGradients(model.model, n_steps=16)
+    if name == "Grad-CAM":
+        return analysis.GradCAM(model.model, layer)
+    if name == "occlusion":
+        side = model.input_size[-1]
+        return analysis.Occlusion(model.model, window_px=max(side // 8, 2), stride_px=max(side // 16, 1))
+    raise ValueError(f"unknown attribution method {name!r}; choose one of {', '.join(METHODS)}")
+
+
+@st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Computing attributions ...")
+def _attributions(model_key: str, keys: tuple[str, ...], method: str, layer: str, _model: LoadedModel,
+                  _images: Sequence[ImageItem]) -> analysis.AttributionMaps:
+    return _method(method, _model, layer).attribute(model_batch(_model, list(_images)))
+
+
+def attributions(model: LoadedModel, images: Sequence[ImageItem], method: str,
+                 layer: str) -> analysis.AttributionMaps:
+    """``method`` (one of :data:`METHODS`; ``layer`` is Grad-CAM's) for each image's predicted class."""
+    return _attributions(model.key, image_keys(images), method, layer, model, images)
+
+
+@st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Ablating every channel ...")
+def _importance(model_key: str, keys: tuple[str, ...], layer: str, _model: LoadedModel,
+                _images: Sequence[ImageItem]) -> analysis.ChannelImportance:
+    return analysis.channel_importance(_model.model, layer, model_batch(_model, list(_images)))
+
+
+def channel_importance(model: LoadedModel, images: Sequence[ImageItem], layer: str) -> analysis.ChannelImportance:
+    """How much each channel of ``layer`` matters to each image's predicted class (ablation)."""
+    return _importance(model.key, image_keys(images), layer, model, images)
+
+
+def display_batch(model: LoadedModel, images: Sequence[ImageItem]) -> torch.Tensor:
+    """The model's inputs as ``B x 3 x H x W`` for drawing (grey inputs repeated over colour)."""
+    batch = model_batch(model, list(images)).cpu()
+    return batch.expand(-1, 3, -1, -1) if batch.shape[1] == 1 else batch

@@ -1,0 +1,16 @@
+"""Explicit controls for heavy work."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+_ASKED_PREFIX = "lab_asked_"
+
+
+def asked_for(key: str, label: str, *, help: str | None = None) -> bool:
+    """A button whose click is remembered for the session (page switches included), so heavy work
+    runs only once the user asked for it and its cached result is shown again on return."""
+    state_key = _ASKED_PREFIX + key
+    if not st.session_state.get(state_key, False) and st.button(label, key=f"button_{key}", help=help, type="primary"):
+        st.session_state[state_key] = True
+    return bool(st.session_state.get(state_key, False))

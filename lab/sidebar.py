@@ -1,0 +1,157 @@
+"""The shared sidebar: model (zoo, torchvision, checkpoint file, trained here, optional conversion),
+images (samples, uploads, camera) and device. Its choice goes to session state (see :mod:`lab.state`)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+
+import slimconv
+
+from .errors import user_message
+from .images import IMAGE_TYPES, ImageItem, decode_image, load_sample, sample_names
+from .models import (
+    LoadedModel,
+    available_devices,
+    bundled_names,
+    load_bundled,
+    load_checkpoint_file,
+    load_converted,
+    load_torchvision,
+    load_torchvision_file,
+    load_uploaded_checkpoint,
+    pretrained_folder,
+    torchvision_weights,
+)
+from .state import set_current, trained_checkpoints
+from .weights_download import cached_weights_path, ensure_torchvision_weights
+
+ZOO, TORCHVISION, CHECKPOINT, TRAINED = "Bundled zoo", "Torchvision", "Checkpoint file", "Trained here"
+SAMPLES, UPLOAD, CAMERA = "Samples", "Upload", "Camera"
+NO_CONVERSION = "(keep as trained)"
+PAPER_POLICY = "(as in the paper)"
+DEFAULT_SAMPLES = ("ankle-boot_00000.png", "sneaker_00009.png", "flower.jpg")
+DEFAULT_TORCHVISION = "resnet18"
+MAX_IMAGES = 16
+CHECKPOINT_TYPES = ["pt", "pth", "safetensors"]
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _attempt(doing: str, action: Callable[[], LoadedModel]) -> LoadedModel | None:
+    """Run ``action``; a user error is shown in the sidebar and gives ``None``."""
+    try:
+        return action()
+    except Exception as error:
+        message = user_message(doing, error)
+        if message is None:
+            raise
+        st.error(message)
+        return None
+
+
+def _zoo_model(device: str) -> LoadedModel | None:
+    names = bundled_names()
+    if not names:
+        where = pretrained_folder() or "slimconv/models/pretrained/"
+        st.warning(f"No bundled checkpoint found in {where}: the zoo is not installed. Choose a torchvision model "
+                   "or upload a checkpoint file instead.")
+        return None
+    name = st.selectbox("Checkpoint", names, key="zoo_name")
+    return _attempt("load the checkpoint", lambda: load_bundled(name, device))
+
+
+def _torchvision_model(device: str) -> LoadedModel | None:
+    names = slimconv.list_models(include_torchvision=True)
+    names = [n for n in names if n not in slimconv.list_models(include_torchvision=False)]
+    name = st.selectbox("Architecture", names, index=names.index(DEFAULT_TORCHVISION), key="torchvision_name")
+    weights = torchvision_weights(name)
+    upload = st.file_uploader("...or its weights file (offline)", type=CHECKPOINT_TYPES, key="torchvision_weights")
+    if upload is not None:
+        data = upload.getvalue()
+        return _attempt("load the weights file", lambda: load_torchvision_file(
+            name, _digest(data), Path(upload.name).suffix, data, device))
+    if not cached_weights_path(weights).is_file():
+        st.caption(f"{weights} is not downloaded yet ({Path(weights.url).name}).")
+        if not st.button("Download the weights", key="torchvision_download"):
+            return None
+        bar = st.progress(0.0, text="Downloading ...")
+        try:
+            ensure_torchvision_weights(weights, lambda done: bar.progress(done, text=f"Downloading ... {done:.0%}"))
+        except slimconv.WeightsUnavailableError as error:
+            bar.empty()
+            st.error(str(error))
+            return None
+        bar.empty()
+    return _attempt("build the model", lambda: load_torchvision(name, device))
+
+
+def _checkpoint_model(device: str) -> LoadedModel | None:
+    upload = st.file_uploader("slimconv checkpoint", type=CHECKPOINT_TYPES, key="checkpoint_upload")
+    if upload is None:
+        st.caption("Upload a .pt, .pth or .safetensors file written by slimconv.")
+        return None
+    data = upload.getvalue()
+    return _attempt("load the checkpoint", lambda: load_uploaded_checkpoint(upload.name, _digest(data), data, device))
+
+
+def _trained_model(device: str) -> LoadedModel | None:
+    runs = trained_checkpoints()
+    label = st.selectbox("Run", list(runs), key="trained_name")
+    path = runs[label]
+    return _attempt("load the trained model",
+                    lambda: load_checkpoint_file(path, label, Path(path).stat().st_mtime_ns, device))
+
+
+def _model_picker(device: str) -> LoadedModel | None:
+    sources = [ZOO, TORCHVISION, CHECKPOINT] + ([TRAINED] if trained_checkpoints() else [])
+    source = st.radio("Model", sources, key="model_source", horizontal=True)
+    pickers = {ZOO: _zoo_model, TORCHVISION: _torchvision_model, CHECKPOINT: _checkpoint_model, TRAINED: _trained_model}
+    model = pickers[source](device)
+    if model is None:
+        return None
+    op = st.selectbox("Convert to operator", [NO_CONVERSION, *slimconv.list_ops()], key="convert_op",
+                      help="Replace the convolutions by an operator on the fly (new layers start untrained "
+                           "unless the operator inherits the dense weights).")
+    if op != NO_CONVERSION:
+        policy = st.selectbox("Layers to convert", [PAPER_POLICY, *slimconv.POLICIES], key="convert_policy")
+        base = model
+        model = _attempt(f"convert the model to {op}", lambda: load_converted(
+            base, base.key, op, None if policy == PAPER_POLICY else policy))
+    return model
+
+
+def _image_picker() -> list[ImageItem]:
+    source = st.radio("Images", [SAMPLES, UPLOAD, CAMERA], key="image_source", horizontal=True)
+    try:
+        if source == SAMPLES:
+            names = st.multiselect("Samples", sample_names(), default=list(DEFAULT_SAMPLES), key="sample_names",
+                                   max_selections=MAX_IMAGES)
+            return [load_sample(name) for name in names]
+        if source == UPLOAD:
+            uploads = st.file_uploader("Images", type=IMAGE_TYPES, accept_multiple_files=True, key="image_uploads")
+            return [decode_image(u.name, u.getvalue()) for u in (uploads or [])[:MAX_IMAGES]]
+        photo = st.camera_input("Take a picture", key="camera_image")
+        return [] if photo is None else [decode_image("camera.jpg", photo.getvalue())]
+    except ValueError as error:
+        st.error(str(error))
+        return []
+
+
+def render_sidebar() -> None:
+    """Draw the sidebar and store its choice for the pages."""
+    with st.sidebar:
+        device = st.selectbox("Device", available_devices(), key="device")
+        model = _model_picker(device)
+        if model is not None:
+            st.caption(f"**{model.label}** · input {'x'.join(map(str, model.input_size))} · {device}")
+        st.divider()
+        images = _image_picker()
+        if images:
+            st.image([item.image for item in images], width=56)
+    set_current(model, images)

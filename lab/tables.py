@@ -1,0 +1,41 @@
+"""Analysis results as the tables the pages show (and offer as CSV)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+
+import pandas as pd
+import torch
+
+import analysis
+
+
+def redundancy_scores_table(maps: torch.Tensor, scores: analysis.LayerRedundancyScores, image_names: Sequence[str],
+                            metric: str, threshold: float) -> pd.DataFrame:
+    """The layer's scores over all images (``scores``), then for each image of ``maps`` (``B x C x H x W``)."""
+    per_image = [
+        {"image": name} | asdict(analysis.layer_redundancy_scores(analysis.channel_similarity(maps[i : i + 1], metric),
+                                                                  threshold))
+        for i, name in enumerate(image_names)
+    ]
+    return pd.DataFrame([{"image": f"all {len(image_names)} images"} | asdict(scores), *per_image])
+
+
+def ghost_pairs_table(pairs: analysis.GhostPairs) -> pd.DataFrame:
+    return pd.DataFrame({
+        "source channel": pairs.source_channels.tolist(), "target channel": pairs.target_channels.tolist(),
+        "similarity": pairs.similarity.tolist(), "affine R2": pairs.affine_r2.tolist(),
+        "depthwise R2": pairs.depthwise_r2.tolist(),
+    })
+
+
+def split_scores_table(what_if: analysis.SplitWhatIf) -> pd.DataFrame:
+    """The positional and the similarity split: channels kept, variance kept, mean rebuild R^2."""
+    return pd.DataFrame([
+        {"split": score.name, "representative channels": len(score.representative_channels),
+         "variance kept": score.variance_kept_share,
+         "mean R2 of the redundant channels": float(score.redundant_r2.mean()),
+         "mean best single-channel R2": float(score.best_single_r2.mean())}
+        for score in (what_if.positional, what_if.by_similarity)
+    ])

@@ -1,0 +1,61 @@
+"""The Train page's glue: a short run of ``slimconv.train`` with a live curve, registered as a model."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from slimconv.train import TrainConfig, TrainResult, train
+
+from .state import trained_checkpoints
+
+HISTORY_KEY = "train_history"
+FINISHED_KEY = "train_finished"
+CURVE_COLUMNS = ["train_loss", "test_loss", "train_accuracy", "test_accuracy"]
+#: Where Fashion-MNIST is downloaded when it is not found locally (Debian's copy is found without it).
+DATA_DIR = Path.home() / ".cache" / "slimconv" / "data"
+
+
+def history_table(history: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(history).set_index("epoch")
+
+
+def curves_chart(history: list[dict[str, Any]]) -> alt.Chart:
+    """Loss and accuracy per epoch, lines with points (one epoch is one point)."""
+    long = history_table(history)[CURVE_COLUMNS].reset_index().melt("epoch", var_name="curve")
+    return alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")), y="value:Q", color="curve:N")
+
+
+def train_live(label: str, model: str, op: str | None, subset: int, epochs: int) -> TrainResult:
+    """Train ``model`` (with operator ``op``) on ``subset`` Fashion-MNIST images for ``epochs`` epochs,
+    drawing the loss/accuracy curves after each epoch. After each epoch the run's checkpoint is
+    selectable in the sidebar as ``label`` ("Trained here"); a rerun (the Stop button) ends the run
+    after the current epoch with that checkpoint kept."""
+    out = Path(tempfile.mkdtemp(prefix="slimconv-train-"))
+    config = TrainConfig(model=model, op=op, dataset="fashion-mnist", data_dir=str(DATA_DIR), download=True,
+                         subset=subset, epochs=epochs, batch_size=64, optimizer="adam", out=str(out),
+                         progress=False)
+    bar = st.progress(0.0, text="Loading Fashion-MNIST ...")
+    curves = st.empty()
+    history: list[dict[str, Any]] = []
+    st.session_state[HISTORY_KEY] = (label, history)
+    st.session_state.pop(FINISHED_KEY, None)
+
+    def on_epoch_end(record: dict[str, Any]) -> None:
+        history.append(record)
+        trained_checkpoints()[label] = str(out / "checkpoint.pt")
+        bar.progress(len(history) / epochs, text=f"epoch {len(history)}/{epochs}: test accuracy "
+                                                 f"{record['test_accuracy']:.1%}")
+        curves.altair_chart(curves_chart(history))
+
+    result = train(config, on_epoch_end=on_epoch_end)
+    trained_checkpoints()[label] = str(result.model_path)
+    st.session_state[FINISHED_KEY] = (f"{label}: test accuracy {result.metrics['test_accuracy']:.1%} after "
+                                      f"{result.seconds:.0f} s. Choose it in the sidebar under *Trained here*.")
+    return result

@@ -1,0 +1,98 @@
+"""Driving the app in Debian's Chromium through Playwright: start, wait, switch pages, screenshot."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+REPOSITORY = Path(__file__).resolve().parents[2]
+HEALTH_TIMEOUT_S = 60
+RUN_TIMEOUT_MS = 120_000
+_CONTENT_HEIGHT_JS = """Math.max(...["stMain", "stMainBlockContainer", "stAppViewContainer"].map(
+    id => document.querySelector(`[data-testid="${id}"]`)?.scrollHeight || 0))"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_health(url: str, server: subprocess.Popen, timeout_s: float = HEALTH_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {server.returncode}: {server.stdout.read()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url}/_stcore/health did not answer within {timeout_s} s")
+
+
+@contextmanager
+def streamlit_server(environment: dict[str, str]) -> Iterator[str]:
+    """``streamlit run app.py`` headless on a free port; yields its URL once healthy."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1"]
+    server = subprocess.Popen(command, cwd=REPOSITORY, env=os.environ | environment, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_health(url, server)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def wait_until_idle(page, *, run_started: bool = False) -> None:
+    """Wait until the script run that the last action started has finished: ``stApp``'s
+    ``data-test-script-state`` goes ``running`` -> ``notRunning``. With ``run_started`` (the caller saw
+    the run's output already) only the end is awaited; otherwise a run too quick to be seen is fine."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    if not run_started:
+        try:
+            page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', timeout=1500)
+        except PlaywrightTimeout:
+            pass
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=RUN_TIMEOUT_MS)
+
+
+def exception_texts(page) -> list[str]:
+    return [box.inner_text() for box in page.query_selector_all('[data-testid="stException"]')]
+
+
+def screenshot_whole_page(page, path: Path) -> None:
+    """Screenshot of the whole app: Streamlit scrolls inside its main block, so the viewport is made as
+    tall as that block for the shot, then restored."""
+    viewport = page.viewport_size
+    height = page.evaluate(_CONTENT_HEIGHT_JS)
+    page.set_viewport_size({"width": viewport["width"], "height": max(viewport["height"], int(height) + 40)})
+    page.wait_for_timeout(500)  # let the images lay out
+    page.screenshot(path=str(path))
+    page.set_viewport_size(viewport)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``label`` and wait for the rerun."""
+    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_until_idle(page)

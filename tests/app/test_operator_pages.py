@@ -1,0 +1,75 @@
+from streamlit.testing.v1 import AppTest
+
+from tests.app.apptest_helpers import assert_clean, download_names, run_app
+
+
+def _converted(op: str, page: str, policy: str = "(as in the paper)") -> AppTest:
+    app = run_app()
+    app.selectbox(key="convert_op").set_value(op).run()
+    app.selectbox(key="convert_policy").set_value(policy).run()
+    app.switch_page(page).run()
+    assert_clean(app)
+    return app
+
+
+def test_benchmark_runs_and_reports_a_failed_candidate(zoo_env):
+    app = run_app("app_pages/benchmark.py")
+    assert any("run the benchmark" in info.value for info in app.info)
+    app.number_input(key="bench_in").set_value(8)
+    app.number_input(key="bench_out").set_value(8)
+    app.number_input(key="bench_size").set_value(8)
+    app.multiselect(key="bench_ops").set_value(["spconv", "hetconv"])
+    app.text_input(key="bench_options").set_value('{"hetconv": {"part": 3}}')  # 3 does not divide 8
+    app.slider(key="bench_rounds").set_value(1)
+    app.button[0].click().run()  # the form's submit button
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert list(table["label"])[0] == "conv2d" and len(table) == 5
+    assert table["error"].notna().sum() == 2  # hetconv, as trained and deployed
+    assert any("part=3 must divide" in warning.value for warning in app.warning)
+    assert table.loc[table["error"].isna(), "median_ms"].gt(0).all()
+    assert "Download benchmark (CSV)" in download_names(app)
+
+
+def test_benchmark_explains_bad_options(zoo_env):
+    app = run_app("app_pages/benchmark.py")
+    app.text_input(key="bench_options").set_value("{not json")
+    app.button[0].click().run()
+    assert any("not valid JSON" in error.value for error in app.error)
+    assert not app.exception
+
+
+def test_spconv_page_on_a_dense_model_moves_with_alpha(zoo_env):
+    app = run_app("app_pages/spconv_split.py")
+    before = app.dataframe[0].value
+    app.slider(key="spconv_alpha").set_value(0.25).run()
+    assert_clean(app)
+    after = app.dataframe[0].value
+    assert after["representative channels"].tolist() != before["representative channels"].tolist()
+
+
+def test_spconv_page_on_an_spconv_model_shows_both_branches(zoo_env):
+    app = _converted("spconv", "app_pages/spconv_split.py")
+    assert [m.label for m in app.metric][:2] == ["Representative channels", "Redundant channels"]
+    assert {"Download spconv branches (PNG)", "Download fusion weights (CSV)"} <= set(download_names(app))
+
+
+def test_flgc_page_needs_an_flgc_layer_and_then_shows_groups(zoo_env):
+    app = run_app("app_pages/flgc_groups.py")
+    assert any("no FLGC layer" in warning.value for warning in app.warning)
+    app = _converted("flgc", "app_pages/flgc_groups.py", policy="3x3")
+    assert app.metric[0].value == "8"
+    assert "Download flgc groups (PNG)" in download_names(app)
+    first = app.dataframe[0].value
+    app.selectbox(key="flgc_layer").set_value(app.selectbox(key="flgc_layer").options[-1]).run()
+    assert_clean(app)
+    assert not app.dataframe[0].value.equals(first)
+
+
+def test_dynamic_conv_page_follows_the_image(zoo_env):
+    app = _converted("pedconv", "app_pages/dynamic_conv.py")
+    assert "Download gamma per filter for ankle-boot_00000.png (CSV)" in download_names(app)
+    app.selectbox(key="pedconv_image").set_value(2).run()
+    assert_clean(app)
+    assert "Download gamma per filter for flower.jpg (CSV)" in download_names(app)
+    assert list(app.dataframe[0].value.columns) == ["filter", "gamma, rank term 0"]
