@@ -8,7 +8,7 @@ position instead of the dense ``k^2 C N``.
 
 Two executions, both exact and both returning the filters in their original order:
 
-- ``GroupwiseConv2d``: one small convolution per live group (a plain matmul when the layer is 1x1
+- ``GroupwiseConv2d``: one small convolution per live group (a batched GEMM when the layer is 1x1
   without padding); gathers the group's input channels, writes its filters in place.
 - ``PaddedGroupConv2d``: every live group padded to the largest (``n_max`` channels, ``m_max``
   filters) and run as one grouped convolution between one input gather and one output gather.
@@ -91,14 +91,14 @@ def choose_form(layout: GroupLayout, in_channels: int, out_channels: int, kernel
 
     The deploy forms copy every input channel once (the gather) and every output channel twice
     (the group's result, then its scatter into place), about ``MOVE_COST`` MACs per channel and
-    position: so thin layers stay dense, nearly equal groups
-    pay little padding and take the single grouped conv, and uneven groups of wide layers run
-    group by group. The model ignores the input size, so it underrates the launch overhead of
-    small inputs. The constants were fitted to single-thread CPU times of the three forms on the
-    project's 2-core x86 VM (float32; 1x1 and 3x3 layers of 64 to 512 channels, 2 to 16 random or
-    equal groups, batch 1 to 32, 8x8 to 32x32 maps): the chosen form was on average 4% and at
-    worst 68% (batch 1, 16 equal groups) slower than the best one measured. Ties go to the dense
-    form, then the groupwise one.
+    position: so thin layers stay dense, nearly equal groups pay little padding and take the
+    single grouped conv, and uneven groups of wide layers run group by group. The model ignores
+    the input size, so it underrates the launch overhead of small inputs. The constants were
+    fitted to single-thread CPU times of the three forms on the project's 2-core x86 VM
+    (float32; 1x1 and 3x3 layers of 64 to 512 channels, 2 to 16 random or equal groups, batch 1
+    to 32, 8x8 to 32x32 maps): the chosen form was on average 4% and at worst 68% (batch 1,
+    16 equal groups) slower than the best one measured. Ties go to the dense form, then the
+    groupwise one.
     """
     k2 = kernel_size * kernel_size
     if not layout.channels:
