@@ -11,6 +11,12 @@ def positive_int(name: str, value: object) -> int:
     return value
 
 
+def boolean(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def square(name: str, value: int | Sequence[int]) -> int:
     """Accept ``k`` or ``(k, k)``; operators are defined for square kernels and strides only."""
     if isinstance(value, Sequence) and not isinstance(value, str):

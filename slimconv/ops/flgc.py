@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from ._base import SlimConv2d
 from ._grouped_deploy import GroupLayout, GroupwiseConv2d, PaddedGroupConv2d, choose_form
 from ._registry import register_op
-from ._validate import choice, positive_int
+from ._validate import boolean, choice, positive_int
 
 __all__ = ["FLGConv2d", "GroupSizes", "GroupwiseConv2d", "PaddedGroupConv2d", "flgc_balance_loss"]
 
@@ -75,8 +75,7 @@ class FLGConv2d(SlimConv2d):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding)
-        if not isinstance(bias, bool):
-            raise ValueError(f"bias must be a bool, got {bias!r}")
+        boolean("bias", bias)
         self.groups = positive_int("groups", groups)
         self.ste = choice("ste", ste, STE_MODES)
         factory = dict(device=device, dtype=dtype)

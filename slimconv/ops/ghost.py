@@ -13,7 +13,7 @@ from torch import nn
 
 from ._base import SlimConv2d
 from ._registry import register_op
-from ._validate import positive_int
+from ._validate import boolean, positive_int
 
 __all__ = ["GhostConv2d", "GhostDeployed"]
 
@@ -50,6 +50,7 @@ class GhostConv2d(SlimConv2d):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding)
+        boolean("bias", bias)
         if isinstance(ratio, bool) or not isinstance(ratio, int) or ratio < 2:
             raise ValueError(f"ratio must be an integer >= 2, got {ratio!r}")
         if positive_int("dw_size", dw_size) % 2 == 0:

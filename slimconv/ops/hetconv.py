@@ -14,7 +14,7 @@ from torch import nn
 
 from ._base import SlimConv2d
 from ._registry import register_op
-from ._validate import divides, positive_int, same_padding_only
+from ._validate import boolean, divides, positive_int, same_padding_only
 
 __all__ = ["HetConv2d", "HetConvDeployed"]
 
@@ -68,6 +68,7 @@ class HetConv2d(SlimConv2d):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding)
+        boolean("bias", bias)
         same_padding_only("hetconv", self.kernel_size, self.padding)
         self.part = positive_int("part", part)
         divides("part", self.part, "in_channels", self.in_channels)

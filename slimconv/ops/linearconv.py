@@ -32,7 +32,7 @@ from torch import nn
 
 from ._base import SlimConv2d
 from ._registry import register_op
-from ._validate import choice, divides, fraction, positive_int
+from ._validate import boolean, choice, divides, fraction, positive_int
 
 __all__ = [
     "SPARSITY_UPDATE_EVERY",
@@ -100,8 +100,7 @@ class LinearConv2d(SlimConv2d):
         self.groups = positive_int("groups", groups)
         divides("groups", self.groups, "in_channels", self.in_channels)
         divides("groups", self.groups, "out_channels", self.out_channels)
-        if not isinstance(bias, bool):
-            raise ValueError(f"bias must be True or False, got {bias!r}")
+        boolean("bias", bias)
         if self.out_channels < 2:
             raise ValueError(
                 f"linearconv: out_channels must be >= 2 (P = out_channels // 2 primary filters), "

@@ -14,7 +14,7 @@ from torch import nn
 
 from ._base import SlimConv2d
 from ._registry import register_op
-from ._validate import same_padding_only
+from ._validate import boolean, same_padding_only
 
 __all__ = ["OctConv2d", "OctConvDeployed"]
 
@@ -63,6 +63,7 @@ class OctConv2d(SlimConv2d):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding)
+        boolean("bias", bias)
         same_padding_only("octconv", self.kernel_size, self.padding)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha < 1:
             raise ValueError(f"alpha must be a number in [0, 1), got {alpha!r}")

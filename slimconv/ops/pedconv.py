@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from ._base import SlimConv2d
 from ._dynamic_conv import dynamic_conv2d
 from ._registry import register_op
-from ._validate import positive_int
+from ._validate import boolean, positive_int
 
 __all__ = ["INFOMAX_LOSS_WEIGHT", "PEDAttention", "PEDConv2d", "pedconv_auxiliary_loss"]
 
@@ -68,12 +68,6 @@ def _non_negative(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ValueError(f"{name} must be a number >= 0, got {value!r}")
     return float(value)
-
-
-def _boolean(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 @register_op("pedconv")
@@ -116,8 +110,8 @@ class PEDConv2d(SlimConv2d):
         self.rank = positive_int("rank", rank)
         self.reduction = positive_int("reduction", reduction)
         self.noise_std = _non_negative("noise_std", noise_std)
-        self.infomax = _boolean("infomax", infomax)
-        _boolean("bias", bias)
+        self.infomax = boolean("infomax", infomax)
+        boolean("bias", bias)
         factory = dict(device=device, dtype=dtype)
         c, n, k = self.in_channels, self.out_channels, self.kernel_size
         self.hidden = max(1, c // self.reduction)

@@ -14,7 +14,7 @@ from torch import nn
 from ._base import SlimConv2d
 from ._registry import register_op
 from ._spconv_deploy import SPConv2dDeploy, average_pool, fold_batch_norm
-from ._validate import divides, fraction, positive_int, same_padding_only
+from ._validate import boolean, divides, fraction, positive_int, same_padding_only
 
 __all__ = ["SPConv2d", "SPConv2dDeploy", "SPConvBranches"]
 
@@ -90,8 +90,7 @@ class SPConv2d(SlimConv2d):
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding)
         same_padding_only("spconv", self.kernel_size, self.padding)
-        if not isinstance(bias, bool):
-            raise ValueError(f"bias must be a bool, got {bias!r}")
+        boolean("bias", bias)
         self.alpha = fraction("alpha", alpha)
         self.gwc_groups = positive_int("gwc_groups", gwc_groups)
         cr = int(self.in_channels * self.alpha)

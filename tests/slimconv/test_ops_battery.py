@@ -164,6 +164,12 @@ def test_bad_arguments_raise_value_error(op, arguments):
 
 
 @pytest.mark.parametrize("op", OPS)
+def test_non_boolean_bias_is_a_value_error(op):
+    with pytest.raises(ValueError, match="bias must be True or False"):
+        build(op, 16, 16, 3, 1, bias="yes")
+
+
+@pytest.mark.parametrize("op", OPS)
 def test_unknown_option_is_a_type_error(op):
     with pytest.raises(TypeError):
         build(op, 16, 16, 3, 1, no_such_option=1)
