@@ -8,8 +8,10 @@ and at the end ``model.pt`` (weights and metadata only, what ``load_checkpoint``
 
 from __future__ import annotations
 
+import copy
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,7 +23,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
 from ..convert import default_policy
+from ..deploy import NothingToDeployWarning, deploy
 from ..errors import NonFiniteLossError
+from ..latency import measure_latency
 from ..models import create_model
 from ..pretrained import (
     CheckpointContents,
@@ -253,6 +257,15 @@ def _train(config: TrainConfig, context: DistContext, device: torch.device,
     return _finish(config, context, core, make_meta, history, started, out)
 
 
+def _cpu_latency(model: nn.Module, input_size: tuple[int, int, int], threads: int | None) -> dict[str, float]:
+    """Median CPU forward time of the deploy form at batch 1, float32: recorded in the checkpoint."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NothingToDeployWarning)  # a dense model is its own deploy form
+        deployed = deploy(copy.deepcopy(model).cpu().float(), inplace=True)
+    measured = measure_latency(deployed, input_size, threads=threads, min_run_time_s=0.5)
+    return {"cpu_latency_ms": round(measured.median_ms, 4), "cpu_latency_threads": float(measured.threads)}
+
+
 def _finish(config: TrainConfig, context: DistContext, core: nn.Module,
             make_meta: Callable[[dict[str, Any]], CheckpointMeta], history: list[dict[str, Any]], started: float,
             out: Path) -> TrainResult:
@@ -260,6 +273,9 @@ def _finish(config: TrainConfig, context: DistContext, core: nn.Module,
     hashes = gather_objects(state_sha256(core), context)
     metrics = _final_metrics(history[-1]) if history else {}
     meta = make_meta(metrics)
+    if context.is_main:
+        metrics = {**metrics, **_cpu_latency(core, meta.input.input_size, config.threads)}
+        meta = make_meta(metrics)
     model_path = out / MODEL_NAME
     result = TrainResult(out=out, model_path=model_path, metrics=metrics, history=history, params=meta.params,
                          macs=meta.macs, state_sha256=hashes, seconds=time.perf_counter() - started)

@@ -60,6 +60,7 @@ def test_smoke_run_writes_a_checkpoint_that_loads_back_and_predicts(reference, d
     assert loaded.meta.model == "resnet20" and loaded.meta.dataset == "fashion-mnist" and loaded.meta.op is None
     assert loaded.meta.input_size == (1, 16, 16) and loaded.meta.params == 272_186
     assert loaded.meta.metrics["epochs"] == 2 and not loaded.model.training
+    assert loaded.meta.metrics["cpu_latency_ms"] > 0 and loaded.meta.metrics["cpu_latency_threads"] >= 1
     assert read_checkpoint(out / "model.pt").training is None  # the shipped file has no optimizer state
     # The recorded test accuracy is reproduced through the public loading and preprocessing path.
     test_set = IdxImages(data_dir / "fashion-mnist", "test")
