@@ -10,35 +10,19 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
+from ..op_spec import parse_op
 from ..ops import get_op
 from .cases import FORMS, layer_comparison, model_comparison
 from .records import format_table, write_records
 from .runner import BenchRow, run_comparison
 from .setup import DTYPES, MODES, BenchSetup
 from .targets import cpu_targets, gpu_targets, run_targets
-
-
-def parse_op(text: str) -> tuple[str, dict[str, Any]]:
-    """``"spconv:alpha=0.25,gwc_groups=2"`` -> ``("spconv", {"alpha": 0.25, "gwc_groups": 2})``."""
-    name, _, rest = text.partition(":")
-    options: dict[str, Any] = {}
-    for item in filter(None, rest.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise argparse.ArgumentTypeError(f"option {item!r} of {text!r} must look like key=value")
-        try:
-            options[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            options[key] = value  # a bare word such as variant=lowrank
-    return name, options
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -15,8 +15,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..bench.__main__ import parse_op
 from ..errors import NonFiniteLossError, SlimconvError
+from ..op_spec import parse_op
 from .config import OPTIMIZERS, SCHEDULES, TrainConfig
 from .datasets import DATASETS
 from .run import train

@@ -21,7 +21,8 @@ from slimconv.bench import (
     run_comparison,
     run_targets,
 )
-from slimconv.bench.__main__ import main, parse_op
+from slimconv.bench.__main__ import main
+from slimconv.op_spec import parse_op
 
 FAST = BenchSetup(rounds=2, min_block_time_s=0.001, warmup=1)
 
