@@ -59,6 +59,14 @@ def dynamic_conv2d(
     Returns:
         ``B x N x Ho x Wo`` in the memory format of ``x`` (channels-last stays channels-last).
     """
+    device_type = x.device.type
+    if torch.is_autocast_enabled(device_type):
+        # The kernels write into preallocated buffers (out=), which autocast does not cast: run
+        # the whole function in the autocast dtype, as torch.amp.custom_fwd(cast_inputs=...) would.
+        dtype = torch.get_autocast_dtype(device_type)
+        with torch.autocast(device_type, enabled=False):
+            return dynamic_conv2d(x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype),
+                                  gamma.to(dtype), phi.to(dtype), psi.to(dtype), stride, padding)
     tensors = (x, weight, gamma, phi, psi) + (() if bias is None else (bias,))
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return _DynamicConv2d.apply(x, weight, bias, gamma, phi, psi, stride, padding)

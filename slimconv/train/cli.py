@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="runs/run", help="run folder (checkpoints, metrics, final model)")
     run.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
-    run.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="default: on with CUDA")
+    run.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                     help="mixed precision: float16 on CUDA (default on there), bfloat16 on CPU (default off)")
     run.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                      help="default: on with CUDA")
     run.add_argument("--workers", type=int, default=None, help="data loader processes (default: CUDA 4, CPU 0)")

@@ -51,7 +51,9 @@ class Engine:
         return images, labels.to(self.device, non_blocking=True)
 
     def _autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp)
+        # CUDA: float16 with the gradient scaler; CPU: bfloat16, whose range needs no scaling.
+        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype, enabled=self.amp)
 
     def _check_finite(self, loss: torch.Tensor, epoch: int) -> None:
         """Stop every process when any one's loss is NaN or infinite (before gradients are exchanged)."""

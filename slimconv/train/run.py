@@ -91,9 +91,8 @@ def _log(context: DistContext, message: str) -> None:
 def _runtime(config: TrainConfig, device: torch.device) -> tuple[bool, bool, int]:
     """AMP, channels_last and loader workers: the config's, or what suits the device."""
     cuda = device.type == "cuda"
+    # On CPU, --amp is bfloat16 autocast (fast where the CPU has AMX/AVX-512 BF16); it stays opt-in.
     amp = cuda if config.amp is None else config.amp
-    if amp and not cuda:
-        raise ValueError("--amp needs a CUDA device (float16 autocast with gradient scaling); drop it on CPU")
     channels_last = cuda if config.channels_last is None else config.channels_last
     workers = (4 if cuda else 0) if config.workers is None else config.workers
     return amp, channels_last, workers
@@ -199,7 +198,7 @@ def _train(config: TrainConfig, context: DistContext, device: torch.device,
     optimizer = build_optimizer(core, config)
     engine = Engine(
         model=core, core=core, optimizer=optimizer, scheduler=build_scheduler(optimizer, config, len(train_loader)),
-        scaler=torch.amp.GradScaler(device.type, enabled=amp),
+        scaler=torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda"),
         criterion=nn.CrossEntropyLoss(label_smoothing=config.label_smoothing), losses=losses, context=context,
         device=device, amp=amp, channels_last=channels_last,
     )

@@ -387,3 +387,22 @@ def test_registered_and_repr():
     layer = slimconv.create_conv("pedconv", 16, 16, 3, rank=2, infomax=True)
     assert isinstance(layer, PEDConv2d) and layer.op_name == "pedconv"
     assert "rank=2" in repr(layer) and "infomax=True" in repr(layer)
+
+
+def test_autocast_runs_the_dynamic_conv_in_the_autocast_dtype():
+    # Mixed-precision training (bfloat16 on CPU, float16 on CUDA) goes through autocast; the
+    # preallocated out= buffers must follow its dtype, and the result stay close to float32.
+    torch.manual_seed(0)
+    layer = PEDConv2d(8, 12, 3, rank=2).eval()  # eval: no noise, so both passes compute the same function
+    x = torch.randn(4, 8, 9, 9, requires_grad=True)
+    reference = layer(x)
+    reference.square().sum().backward()
+    grad_reference = x.grad.clone()
+    x.grad = None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+    assert out.dtype == torch.bfloat16
+    out.float().square().sum().backward()
+    assert x.grad.dtype == torch.float32 and layer.weight.grad.dtype == torch.float32
+    assert max_relative_error(out.float(), reference) < 0.05
+    assert max_relative_error(x.grad, grad_reference) < 0.1
