@@ -1,12 +1,15 @@
 """``python -m slimconv.train.zoo_table``: docs/zoo.md from the checkpoints' own metadata.
 
 Accuracy, parameters and MACs are read from each checkpoint (recorded at training time); only the
-CPU latency is measured here, on the deploy form at batch 1, on the machine that runs the script.
+CPU latency is measured here, on the deploy form at batch 1, on the machine that runs the script;
+``--record`` also writes it into each checkpoint's metrics (``cpu_latency_ms``), replacing the figure
+the trainer took at the end of training, which other load on the machine may have skewed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import sys
 from collections.abc import Sequence
@@ -21,7 +24,7 @@ from ..deploy import deploy
 from ..errors import SlimconvError
 from ..hardware import cpu_name
 from ..latency import measure_latency
-from ..pretrained import load_checkpoint, write_atomically
+from ..pretrained import load_checkpoint, save_checkpoint, write_atomically
 
 DEFAULT_FOLDER = Path(models.__file__).parent / "pretrained"
 DEFAULT_OUT = Path("docs/zoo.md")
@@ -49,15 +52,19 @@ def _operator(op: str | None, options: dict) -> str:
     return op + (f" ({', '.join(f'{k}={v}' for k, v in sorted(options.items()))})" if options else "")
 
 
-def zoo_row(path: Path, *, latency: bool, threads: int, min_run_time_s: float) -> ZooRow:
-    """The row of checkpoint ``path``; latency of its deploy form when ``latency``."""
+def zoo_row(path: Path, *, latency: bool, threads: int, min_run_time_s: float, record: bool = False) -> ZooRow:
+    """The row of checkpoint ``path``; latency of its deploy form when ``latency``, written into the
+    checkpoint's metrics as well when ``record``."""
     loaded = load_checkpoint(path)
     meta = loaded.meta
     latency_ms = None
     if latency:
         runnable = deploy(loaded.model) if meta.op is not None else loaded.model
         measured = measure_latency(runnable, meta.input_size, threads=threads, min_run_time_s=min_run_time_s)
-        latency_ms = measured.median_ms
+        latency_ms = round(measured.median_ms, 4)  # as the trainer records it
+        if record:
+            metrics = {**meta.metrics, "cpu_latency_ms": latency_ms, "cpu_latency_threads": float(threads)}
+            save_checkpoint(path, loaded.model, dataclasses.replace(meta, metrics=metrics))
     return ZooRow(name=path.stem, dataset=meta.dataset, model=meta.model, operator=_operator(meta.op, meta.options),
                   policy=meta.policy or "-", test_accuracy=meta.metrics.get("test_accuracy"),
                   epochs=meta.metrics.get("epochs"), params=meta.params, macs=meta.macs, latency_ms=latency_ms)
@@ -97,18 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER, help="default: the bundled checkpoints")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--latency", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--record", action="store_true", help="write the measured latency into each checkpoint")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timing per checkpoint")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.record and not args.latency:
+        parser.error("--record needs the latency measurement (drop --no-latency)")
     paths = args.checkpoints or sorted(p for p in args.folder.glob("*.pt") if not p.name.startswith("."))
     rows = []
     for path in tqdm(paths, desc="checkpoints", unit="file", file=sys.stderr):
         try:
-            rows.append(zoo_row(path, latency=args.latency, threads=args.threads, min_run_time_s=args.min_run_time))
+            rows.append(zoo_row(path, latency=args.latency, threads=args.threads, min_run_time_s=args.min_run_time,
+                                record=args.record))
         except SlimconvError as error:
             print(f"zoo_table: {path}: {error}", file=sys.stderr)
             return 2

@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import torch
 import torchvision
 from PIL import Image
 
 from slimconv.models import create_model
-from slimconv.pretrained import CheckpointMeta, InputSpec, save_checkpoint
+from slimconv.pretrained import CheckpointMeta, InputSpec, load_checkpoint, save_checkpoint
 from slimconv.train import zoo_table
 
 from ._training_data import make_fashion_folder
@@ -47,6 +48,20 @@ def test_zoo_table_comes_from_the_checkpoints_metadata(tmp_path: Path) -> None:
     assert [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| resnet20")] == [
         "resnet20_fmnist"]
     assert text.splitlines()[-1].endswith("| 10.13 | - |")
+
+
+def test_zoo_table_records_the_measured_latency_in_the_checkpoint(tmp_path: Path) -> None:
+    path = _checkpoint(tmp_path, "resnet20_spconv_fmnist", "spconv", 0.9101, alpha=0.5)
+    before = load_checkpoint(path)
+    out = tmp_path / "zoo.md"
+    assert zoo_table.main([str(path), "--out", str(out), "--record", "--min-run-time", "0.05", "--threads", "1"]) == 0
+    after = load_checkpoint(path)
+    latency = after.meta.metrics["cpu_latency_ms"]
+    assert latency > 0 and after.meta.metrics["cpu_latency_threads"] == 1.0
+    assert f"| {latency:.2f} |" in out.read_text()  # the table and the checkpoint hold the same measurement
+    assert after.meta.metrics["test_accuracy"] == 0.9101 and after.meta.options == {"alpha": 0.5}
+    for key, value in before.model.state_dict().items():
+        assert torch.equal(value, after.model.state_dict()[key]), key
 
 
 def test_zoo_table_reports_a_bad_checkpoint(tmp_path: Path, capsys) -> None:
