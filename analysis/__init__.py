@@ -10,7 +10,8 @@ Activations: :func:`capture_activations`, :func:`channel_similarity`, :func:`clu
 :func:`redundancy_report`. Weights: :func:`filter_correlation`, :func:`filter_spectrum`,
 :func:`primaries_needed`. Operators: :func:`inspect_spconv`, :func:`split_what_if`,
 :func:`inspect_flgc`, :func:`flgc_switches`, :func:`inspect_pedconv`, :func:`inspect_linearconv`.
-Attribution: :mod:`analysis.attribution`.
+Attribution: :mod:`analysis.attribution`. Images: :func:`load_image` (any file, upload or PIL image ->
+an upright ``"L"``/``"RGB"`` image of bounded size, or an ``ImageLoadError`` that says why not).
 """
 
 from .attribution import (
@@ -41,6 +42,7 @@ from .filters import (
 from .flgc_view import FLGCInspection, FLGCSwitches, GroupStructure, flgc_switches, group_structure, inspect_flgc
 from .ghost_pairs import CheapRebuild, GhostPairs, fit_affine, fit_depthwise, ghost_pairs
 from .hooks import attached_hook_count, conv_layer_names, hook_guard, layer_hooks, resolve_layers
+from .images import ImageLoadError, load_image
 from .importance_redundancy import ImportanceRedundancy, channel_redundancy, importance_versus_redundancy
 from .linearconv_view import LinearConvInspection, inspect_linearconv
 from .pedconv_view import PEDConvInspection, inspect_pedconv, inspect_pedconv_in_model
@@ -83,6 +85,7 @@ __all__ = [
     "GhostPairs",
     "GradCAM",
     "GroupStructure",
+    "ImageLoadError",
     "ImportanceRedundancy",
     "IntegratedGradients",
     "LayerRedundancyScores",
@@ -129,6 +132,7 @@ __all__ = [
     "layer_redundancy_scores",
     "linear_cka",
     "linearconv_params",
+    "load_image",
     "map_eigenvalues",
     "model_cka_map",
     "normalised_channels",

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 import streamlit as st
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from analysis import load_image
 
 FASHION_SAMPLES_PACKAGE = "slimconv.models"
 FASHION_SAMPLES_FOLDER = ("samples", "fashion-mnist")
@@ -30,13 +32,11 @@ def _digest(data: bytes) -> str:
 
 
 def decode_image(name: str, data: bytes) -> ImageItem:
-    """Decode uploaded bytes; raises ``ValueError`` naming the file when it is not an image."""
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"{name} is not an image this app can read ({error}); upload a PNG or JPEG") from None
-    return ImageItem(name=name, image=image, key=_digest(data))
+    """Decode uploaded bytes with :func:`analysis.load_image` (``"L"``/``"RGB"``, upright, bounded size,
+    ``image.info["load_notes"]``); raises its ``ImageLoadError`` (a ``ValueError``) naming the file."""
+    upload = io.BytesIO(data)
+    upload.name = name  # the loader's messages start with the file's name
+    return ImageItem(name=name, image=load_image(upload), key=_digest(data))
 
 
 def fashion_sample_names() -> list[str]:

@@ -17,6 +17,7 @@ import json
 import pickle
 import struct
 import warnings
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +124,8 @@ def _looks_like_text(data: bytes) -> bool:
 
 def _diagnose_torch_failure(data: bytes, label: str, error: Exception) -> CheckpointError:
     message = str(error)
-    detail = (message.strip().splitlines() or [type(error).__name__])[0][:160]
+    # torch's first sentence says what failed; the rest is advice to report it as a torch bug
+    detail = (message.strip().splitlines() or [type(error).__name__])[0].split(". ")[0][:160]
     if isinstance(error, pickle.UnpicklingError) and "GLOBAL" in message:
         return CheckpointError(
             f"{label} contains Python objects that a safe load refuses (loading them could run code); nothing "
@@ -137,6 +139,15 @@ def _diagnose_torch_failure(data: bytes, label: str, error: Exception) -> Checkp
                                "choose the .pt or .safetensors file")
     return CheckpointError(f"{label} is not a PyTorch or safetensors checkpoint (a safe load cannot read it; "
                            "nothing in it was executed); choose the .pt or .safetensors file that slimconv wrote")
+
+
+def _is_torchscript(data: bytes) -> bool:
+    """A ``torch.jit.save`` archive: a zip like ``torch.save``'s, with code and constants beside the weights."""
+    try:
+        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    except Exception:  # an unreadable zip is diagnosed by the load that follows
+        return False
+    return any(name.endswith("/constants.pkl") or "/code/" in name for name in names)
 
 
 def _torch_payload(data: bytes, label: str) -> object:
@@ -206,13 +217,16 @@ def read_checkpoint(source: CheckpointSource) -> CheckpointContents:
     """Read a checkpoint (``.pt`` or ``.safetensors``) from a path, bytes or binary file object.
 
     Only tensors and plain values are ever unpickled (``weights_only=True``). Raises
-    ``CheckpointError`` saying what is wrong (missing, empty, truncated, text, unsafe, not a slimconv
-    checkpoint, metadata missing) and what to do.
+    ``CheckpointError`` saying what is wrong (missing, empty, truncated, text, unsafe, TorchScript, not a
+    slimconv checkpoint, metadata missing) and what to do.
     """
     data, label = _read_source(source)
     if not data:
         raise CheckpointError(f"{label} is empty (0 bytes): the download, copy or upload did not finish; "
                               "get the file again")
+    if data.startswith(_ZIP_MAGIC) and _is_torchscript(data):  # checked first: no torch loader ever sees it
+        raise CheckpointError(f"{label} is a TorchScript program (torch.jit.save), not a slimconv checkpoint; it was "
+                              "not loaded and nothing in it ran. Save the weights with slimconv.save_checkpoint")
     header_length = None if data.startswith(_ZIP_MAGIC) else _safetensors_header_length(data)
     if header_length is not None:
         payload: object = _safetensors_payload(data, header_length, label)

@@ -74,7 +74,7 @@ def load_checkpoint(source: CheckpointSource) -> Pretrained:
     try:
         load_state_dict_strictly(model, contents.state_dict, label)
     except WeightsUnavailableError as error:
-        raise CheckpointError(f"{error}. The file's weights and metadata disagree: re-export it from its run") from None
+        raise CheckpointError(f"{error} The file's weights and metadata disagree: re-export it from its run") from None
     return Pretrained(model=model.eval(), preprocess=contents.meta.input, classes=contents.meta.classes,
                       meta=contents.meta, source=label)
 

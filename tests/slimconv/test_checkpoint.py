@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pickle
+import re
 import struct
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from slimconv.pretrained import (
     read_checkpoint,
     save_checkpoint,
 )
+from tests.bad_inputs import CHECKPOINT_CASES, checkpoint_outcome
+from tests.bad_inputs.checkpoints import safetensors_with_wrong_shape, torchscript
 
 FASHION = InputSpec(1, 28, 28, 2, (0.2860,), (0.3530,))
 CLASSES = tuple(f"class {i}" for i in range(10))
@@ -127,49 +130,32 @@ def test_pickle_that_would_run_code_is_refused_without_running_it(tmp_path: Path
     assert not marker.exists()
 
 
-def _fails(source, pattern: str) -> None:
-    with pytest.raises(CheckpointError, match=pattern):
-        load_checkpoint(source)
+@pytest.mark.parametrize("case", CHECKPOINT_CASES, ids=lambda case: case.id)
+def test_bad_input_case(case) -> None:
+    outcome = checkpoint_outcome(case)
+    assert re.search(case.expect, outcome), outcome
+    if outcome.startswith("CheckpointError"):
+        assert f"{case.file_name} " in outcome  # the message names the file
 
 
-def test_damaged_and_foreign_files_raise_clear_errors(checkpoint: Path, tmp_path: Path) -> None:
-    data = checkpoint.read_bytes()
-    _fails(tmp_path / "missing.pt", "does not exist")
-    _fails(b"", r"empty \(0 bytes\)")
-    _fails(data[: len(data) // 2], "truncated or corrupt")
-    _fails(data[:100], "truncated or corrupt")
-    _fails(b"hello, this is a README\n", "text file .*'hello, this is a README'")
-    _fails(bytes(range(256)) * 4, "not a PyTorch or safetensors checkpoint")
-    plain = io.BytesIO()
-    torch.save(create_model("resnet20").state_dict(), plain)
-    _fails(plain.getvalue(), "plain state dict without slimconv metadata")
-    safetensors_only = tmp_path / "weights.safetensors"
-    from safetensors.torch import save_file
-
-    save_file({"w": torch.zeros(2)}, str(safetensors_only))
-    _fails(safetensors_only, "safetensors file without slimconv metadata")
-    _fails(safetensors_only.read_bytes()[:-4], "truncated or corrupt safetensors")
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"checkpoint file '.*missing\.pt' does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
 
 
-def _rewrite(checkpoint: Path, path: Path, change) -> Path:
-    payload = torch.load(checkpoint, weights_only=True)
-    change(payload)
-    torch.save(payload, path)
-    return path
+def test_torchscript_is_refused_before_any_torch_loader_sees_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = torchscript(traced=False)
+    calls = []
+    monkeypatch.setattr(torch.jit, "load", lambda *args, **kwargs: calls.append("torch.jit.load"))
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: calls.append("torch.load"))
+    with pytest.raises(CheckpointError, match="is a TorchScript program .* nothing in it ran"):
+        load_checkpoint(data)
+    assert calls == []
 
 
-def test_missing_metadata_newer_format_and_wrong_architecture_are_named(checkpoint: Path, tmp_path: Path) -> None:
-    _fails(_rewrite(checkpoint, tmp_path / "a.pt", lambda p: p["meta"].pop("classes")), "misses metadata 'classes'")
-    _fails(_rewrite(checkpoint, tmp_path / "b.pt", lambda p: p.pop("meta")), "no metadata dict")
-    _fails(_rewrite(checkpoint, tmp_path / "c.pt", lambda p: p.update(format_version=99)), "upgrade slimconv")
-    _fails(_rewrite(checkpoint, tmp_path / "d.pt", lambda p: p["meta"].update(in_chans="x")), "malformed metadata")
-    _fails(_rewrite(checkpoint, tmp_path / "e.pt", lambda p: p["meta"].update(model="resnet32")),
-           r"missing keys \['layers\.0\.3\.conv1\.weight'")
-    _fails(_rewrite(checkpoint, tmp_path / "f.pt", lambda p: p["meta"].update(model="no-such-net")),
-           "cannot build")
-    eleven_classes = {"num_classes": 11, "classes": list("abcdefghijk")}
-    _fails(_rewrite(checkpoint, tmp_path / "g.pt", lambda p: p["meta"].update(eleven_classes)),
-           r"shape mismatches \['fc.weight \(10, 64\) vs \(11, 64\)'")
+def test_reshaped_safetensors_keeps_its_metadata() -> None:
+    contents = read_checkpoint(safetensors_with_wrong_shape())  # reads: the metadata is intact
+    assert contents.meta.model == "resnet20" and tuple(contents.state_dict["fc.weight"].shape) == (10, 32)
 
 
 def test_saving_refuses_values_that_a_safe_load_would_reject(tmp_path: Path) -> None:
