@@ -18,6 +18,9 @@ def write_atomically(path: str | Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); checkpoints are shared: owner writes, all read.
+        # (Not 0o666 & ~umask: reading the umask means setting it, which races with other threads.)
+        os.chmod(temporary, 0o644)
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
