@@ -6,6 +6,7 @@ import streamlit as st
 import analysis
 import lab
 from analysis.figures import pedconv_figure
+from lab.computed import pedconv_inspection
 from slimconv import PEDConv2d
 
 st.title("Dynamic convolution (PEDConv)")
@@ -32,7 +33,7 @@ layer_column, image_column = st.columns(2)
 layer = layer_column.selectbox("PEDConv layer", pedconv_layers, key="pedconv_layer")
 shown = image_column.selectbox("Image", range(len(images)), format_func=image_names.__getitem__, key="pedconv_image")
 with lab.user_errors(f"inspect PEDConv layer {layer}"):
-    inspection = analysis.inspect_pedconv(modules[layer], lab.layer_input(model, images, layer))
+    inspection = pedconv_inspection(model, images, layer)
 lab.show_figure("pedconv factors", pedconv_figure, inspection, image_index=shown, layer_name=layer)
 lab.show_table(pd.DataFrame(inspection.gamma[shown].T.numpy()).add_prefix("gamma, rank term ").rename_axis("filter")
               .reset_index(),

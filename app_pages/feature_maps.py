@@ -5,6 +5,7 @@ import streamlit as st
 import analysis
 import lab
 from analysis.figures import feature_map_grid_figure, ghost_pairs_figure, similarity_heatmap_figure
+from lab.bounds import MAX_GRID_CHANNELS, shown_of
 from lab.tables import ghost_pairs_table, redundancy_scores_table
 
 st.title("Feature maps")
@@ -40,7 +41,9 @@ if captured.was_subsampled(layer):
 
 grid_column, heatmap_column = st.columns([2, 3])
 with grid_column:
-    lab.show_figure("feature maps", feature_map_grid_figure, maps[shown], channels=clusters.order, layer_name=layer)
+    lab.show_figure("feature maps", feature_map_grid_figure, maps[shown], channels=clusters.order,
+                    max_maps=MAX_GRID_CHANNELS, layer_name=layer,
+                    caption=shown_of(MAX_GRID_CHANNELS, maps.shape[1], "channels, the first in cluster order"))
 with heatmap_column:
     lab.show_figure("channel similarity", similarity_heatmap_figure, similarity, clusters, layer_name=layer)
 

@@ -6,6 +6,7 @@ import streamlit as st
 import analysis
 import lab
 from analysis.figures import filter_correlation_figure, linearconv_figure, primaries_figure, spectrum_figure
+from lab.bounds import MAX_HEATMAP_FILTERS, shown_of
 from slimconv import LinearConv2d
 
 st.title("Filters")
@@ -54,8 +55,9 @@ saved.metric("Parameters saved by LinearConv", f"{rebuild.params_saved:,}")
 
 correlation_column, spectrum_column = st.columns(2)
 with correlation_column:
-    lab.show_figure("filter correlation", filter_correlation_figure, correlation, order=rebuild.primary_order,
-                    layer_name=layer)
+    lab.show_figure("filter correlation", filter_correlation_figure, correlation,
+                    order=rebuild.primary_order[:MAX_HEATMAP_FILTERS], layer_name=layer,
+                    caption=shown_of(MAX_HEATMAP_FILTERS, int(weight.shape[0]), "filters, the first primaries"))
 with spectrum_column:
     lab.show_figure("singular spectrum", spectrum_figure, spectrum, layer_name=layer)
 primaries_column, table_column = st.columns([3, 2])

@@ -6,6 +6,7 @@ import streamlit as st
 import analysis
 import lab
 from analysis.figures import redundancy_profile_figure
+from lab.bounds import MAX_IMAGES_SHOWN, shown_of
 
 st.title("Redundancy in convolutional networks")
 st.markdown(
@@ -24,7 +25,10 @@ images = lab.current_images()
 left, right = st.columns([1, 2])
 with left:
     st.subheader("Images and predictions")
-    st.image([item.image for item in images[:8]], caption=[item.name for item in images[:8]], width=96)
+    drawn = images[:MAX_IMAGES_SHOWN]
+    st.image([item.image for item in drawn], caption=[item.name for item in drawn], width=96)
+    if note := shown_of(len(drawn), len(images), "images; the analyses use all of them"):
+        st.caption(note)
     with lab.user_errors("classify the images"):
         lab.show_table(lab.predictions(model, images), "predictions")
 with right:

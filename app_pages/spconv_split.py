@@ -6,6 +6,7 @@ import streamlit as st
 import analysis
 import lab
 from analysis.figures import spconv_figure, split_what_if_figure
+from lab.computed import spconv_inspection
 from lab.tables import split_scores_table
 from slimconv import SPConv2d
 
@@ -30,7 +31,7 @@ if spconv_layers:
     layer = st.selectbox("SPConv layer", spconv_layers, key="spconv_layer")
     shown = st.selectbox("Image", range(len(images)), format_func=image_names.__getitem__, key="spconv_image")
     with lab.user_errors(f"inspect SPConv layer {layer}"):
-        inspection = analysis.inspect_spconv(modules[layer], lab.layer_input(model, images, layer))
+        inspection = spconv_inspection(model, images, layer)
     representative, redundant, alpha = st.columns(3)
     representative.metric("Representative channels", len(inspection.representative_channels))
     redundant.metric("Redundant channels", len(inspection.redundant_channels))

@@ -10,6 +10,7 @@ import torch
 import analysis
 
 from .computed import MAX_CACHED_RESULTS, image_keys
+from .device_fallback import run_models
 from .images import ImageItem
 from .models import LoadedModel
 from .state import model_batch
@@ -34,7 +35,8 @@ def _method(name: str, model: LoadedModel, layer: str) -> analysis.AttributionMe
 @st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Computing attributions ...")
 def _attributions(model_key: str, keys: tuple[str, ...], method: str, layer: str, _model: LoadedModel,
                   _images: Sequence[ImageItem]) -> analysis.AttributionMaps:
-    return _method(method, _model, layer).attribute(model_batch(_model, list(_images)))
+    return run_models(f"{method} attributions", lambda loaded: _method(method, loaded, layer).attribute(
+        model_batch(loaded, list(_images))), _model)
 
 
 def attributions(model: LoadedModel, images: Sequence[ImageItem], method: str,
@@ -46,7 +48,8 @@ def attributions(model: LoadedModel, images: Sequence[ImageItem], method: str,
 @st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Ablating every channel ...")
 def _importance(model_key: str, keys: tuple[str, ...], layer: str, _model: LoadedModel,
                 _images: Sequence[ImageItem]) -> analysis.ChannelImportance:
-    return analysis.channel_importance(_model.model, layer, model_batch(_model, list(_images)))
+    return run_models(f"the channel importance of {layer}", lambda loaded: analysis.channel_importance(
+        loaded.model, layer, model_batch(loaded, list(_images))), _model)
 
 
 def channel_importance(model: LoadedModel, images: Sequence[ImageItem], layer: str) -> analysis.ChannelImportance:

@@ -2,7 +2,8 @@
 page switch with the same choice reuses them instead of running the model again.
 
 The model and the batch are passed with a leading underscore (not hashed); ``model.key`` and the
-images' keys identify them.
+images' keys identify them. Every model run goes through :func:`lab.device_fallback.run_models` (turns on
+the shared model, CPU fallback when the GPU is out of memory).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 import analysis
 import slimconv
 
+from .device_fallback import run_models
 from .images import ImageItem
 from .models import LoadedModel
 from .state import model_batch
@@ -30,7 +32,8 @@ def image_keys(images: Sequence[ImageItem]) -> tuple[str, ...]:
 @st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Running the model ...")
 def _captured(model_key: str, keys: tuple[str, ...], layers: tuple[str, ...], of: str,
               _model: LoadedModel, _images: Sequence[ImageItem]) -> analysis.CapturedActivations:
-    return analysis.capture_activations(_model.model, model_batch(_model, list(_images)), list(layers), of=of)
+    return run_models("capturing the activations", lambda loaded: analysis.capture_activations(
+        loaded.model, model_batch(loaded, list(_images)), list(layers), of=of), _model)
 
 
 def activations(model: LoadedModel, images: Sequence[ImageItem], layers: Sequence[str],
@@ -45,11 +48,29 @@ def layer_input(model: LoadedModel, images: Sequence[ImageItem], layer: str) -> 
     return activations(model, images, [layer], of="input").activations[layer].to(model.device)
 
 
+@st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Inspecting the layer ...")
+def _layer_inspection(model_key: str, keys: tuple[str, ...], layer: str, kind: str, _model: LoadedModel,
+                      _images: Sequence[ImageItem]) -> analysis.SPConvInspection | analysis.PEDConvInspection:
+    inspect = analysis.inspect_spconv_in_model if kind == "spconv" else analysis.inspect_pedconv_in_model
+    return run_models(f"inspecting {layer}", lambda loaded: inspect(
+        loaded.model, layer, model_batch(loaded, list(_images))), _model)
+
+
+def spconv_inspection(model: LoadedModel, images: Sequence[ImageItem], layer: str) -> analysis.SPConvInspection:
+    """Both branches and the fusion weights of SPConv layer ``layer`` on its exact input for ``images``."""
+    return _layer_inspection(model.key, image_keys(images), layer, "spconv", model, images)
+
+
+def pedconv_inspection(model: LoadedModel, images: Sequence[ImageItem], layer: str) -> analysis.PEDConvInspection:
+    """The factors gamma, phi and psi of PEDConv layer ``layer`` on its exact input for ``images``."""
+    return _layer_inspection(model.key, image_keys(images), layer, "pedconv", model, images)
+
+
 @st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Measuring the redundancy of every layer ...")
 def _report(model_key: str, keys: tuple[str, ...], metric: str, threshold: float,
             _model: LoadedModel, _images: Sequence[ImageItem]) -> analysis.RedundancyReport:
-    return analysis.redundancy_report(_model.model, model_batch(_model, list(_images)), metric=metric,
-                                      threshold=threshold)
+    return run_models("measuring the redundancy", lambda loaded: analysis.redundancy_report(
+        loaded.model, model_batch(loaded, list(_images)), metric=metric, threshold=threshold), _model)
 
 
 def network_report(model: LoadedModel, images: Sequence[ImageItem], metric: str,
@@ -60,7 +81,8 @@ def network_report(model: LoadedModel, images: Sequence[ImageItem], metric: str,
 
 @st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Counting parameters and MACs ...")
 def _profile_table(model_key: str, _model: LoadedModel) -> slimconv.ProfileTable:
-    return slimconv.profile(_model.model, _model.input_size).training
+    return run_models("profiling the model", lambda loaded: slimconv.profile(loaded.model, loaded.input_size).training,
+                      _model)
 
 
 def profile_table(model: LoadedModel) -> slimconv.ProfileTable:
@@ -71,8 +93,11 @@ def profile_table(model: LoadedModel) -> slimconv.ProfileTable:
 @st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner=False)
 def _top_classes(model_key: str, keys: tuple[str, ...], _model: LoadedModel,
                  _images: Sequence[ImageItem]) -> pd.DataFrame:
-    with torch.no_grad():
-        probabilities = _model.model(model_batch(_model, list(_images))).softmax(dim=1).cpu()
+    def classify(loaded: LoadedModel) -> torch.Tensor:
+        with torch.no_grad():
+            return loaded.model(model_batch(loaded, list(_images))).softmax(dim=1).cpu()
+
+    probabilities = run_models("classifying the images", classify, _model)
     best, index = probabilities.max(dim=1)
     return pd.DataFrame({"image": [item.name for item in _images],
                          "predicted class": [_model.classes[i] for i in index.tolist()],
@@ -87,8 +112,8 @@ def predictions(model: LoadedModel, images: Sequence[ImageItem]) -> pd.DataFrame
 @st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Comparing every pair of layers ...")
 def _cka(key_a: str, key_b: str, keys: tuple[str, ...], debiased: bool, _model_a: LoadedModel,
          _model_b: LoadedModel, _images: Sequence[ImageItem]) -> analysis.CKAMap:
-    batch = model_batch(_model_a, list(_images))
-    return analysis.model_cka_map(_model_a.model, _model_b.model, batch, debiased=debiased)
+    return run_models("comparing the models", lambda a, b: analysis.model_cka_map(
+        a.model, b.model, model_batch(a, list(_images)), debiased=debiased), _model_a, _model_b)
 
 
 def cka(model_a: LoadedModel, model_b: LoadedModel, images: Sequence[ImageItem], debiased: bool) -> analysis.CKAMap:

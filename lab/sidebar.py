@@ -8,9 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 import slimconv
 
+from .bounds import MAX_IMAGES
+from .diagnostics import render_diagnostics
 from .errors import user_message
 from .images import IMAGE_TYPES, ImageItem, decode_image, load_sample, sample_names
 from .models import (
@@ -35,7 +38,6 @@ NO_CONVERSION = "(keep as trained)"
 PAPER_POLICY = "(as in the paper)"
 DEFAULT_SAMPLES = ("ankle-boot_00000.png", "sneaker_00009.png", "flower.jpg")
 DEFAULT_TORCHVISION = "resnet18"
-MAX_IMAGES = 16
 CHECKPOINT_TYPES = ["pt", "pth", "safetensors"]
 
 
@@ -126,16 +128,24 @@ def _model_picker(device: str) -> LoadedModel | None:
     return model
 
 
+def _first_uploads(uploads: list[UploadedFile]) -> list[UploadedFile]:
+    """The first :data:`MAX_IMAGES` uploads, with a warning when there are more (an uploader has no limit)."""
+    if len(uploads) > MAX_IMAGES:
+        st.warning(f"Using the first {MAX_IMAGES} of {len(uploads)} images: one analysis runs on at most "
+                   f"{MAX_IMAGES}.")
+    return uploads[:MAX_IMAGES]
+
+
 def _image_picker() -> list[ImageItem]:
     source = st.radio("Images", [SAMPLES, UPLOAD, CAMERA], key="image_source", horizontal=True)
     try:
         if source == SAMPLES:
             names = st.multiselect("Samples", sample_names(), default=list(DEFAULT_SAMPLES), key="sample_names",
-                                   max_selections=MAX_IMAGES)
+                                   max_selections=MAX_IMAGES)  # Streamlit refuses more, in the browser and here
             return [load_sample(name) for name in names]
         if source == UPLOAD:
             uploads = st.file_uploader("Images", type=IMAGE_TYPES, accept_multiple_files=True, key="image_uploads")
-            return [decode_image(u.name, u.getvalue()) for u in (uploads or [])[:MAX_IMAGES]]
+            return [decode_image(u.name, u.getvalue()) for u in _first_uploads(uploads or [])]
         photo = st.camera_input("Take a picture", key="camera_image")
         return [] if photo is None else [decode_image("camera.jpg", photo.getvalue())]
     except ValueError as error:
@@ -150,6 +160,7 @@ def render_sidebar() -> None:
         model = _model_picker(device)
         if model is not None:
             st.caption(f"**{model.label}** · input {'x'.join(map(str, model.input_size))} · {device}")
+            render_diagnostics(model)
         st.divider()
         images = _image_picker()
         if images:

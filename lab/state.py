@@ -37,8 +37,13 @@ def current_images() -> list[ImageItem]:
 
 
 def model_batch(model: LoadedModel, images: list[ImageItem]) -> torch.Tensor:
-    """The images preprocessed the model's way: ``B x C x H x W`` on the model's device."""
-    return torch.cat([model.preprocess(item.image) for item in images]).to(model.device)
+    """The images preprocessed the model's way: ``B x C x H x W`` on the model's device, ``C x H x W`` being
+    the model's input size whatever the images' size (the resolution bound of :mod:`lab.bounds`)."""
+    batch = torch.cat([model.preprocess(item.image) for item in images])
+    if tuple(batch.shape[1:]) != tuple(model.input_size):
+        raise ValueError(f"the preprocessing of {model.label} makes {tuple(batch.shape[1:])} inputs, not its "
+                         f"input size {tuple(model.input_size)}; choose another model")
+    return batch.to(model.device)
 
 
 def trained_checkpoints() -> dict[str, str]:

@@ -7,6 +7,7 @@ import streamlit as st
 
 import slimconv
 
+from .model_lock import exclusive
 from .models import LoadedModel, bundled_names, load_bundled
 
 LATENCY_RUN_TIME_S = 0.2
@@ -32,9 +33,10 @@ def measured_latency(models: list[LoadedModel]) -> list[float]:
     medians = []
     for done, loaded in enumerate(models):
         bar.progress(done / len(models), text=f"Timing {loaded.label} ...")
-        result = slimconv.measure_latency(slimconv.deploy(loaded.model) if loaded.meta.op else loaded.model,
-                                          loaded.input_size, device=loaded.device,
-                                          min_run_time_s=LATENCY_RUN_TIME_S)
+        with exclusive(loaded.model):  # timed alone on it: no other session's hooks fire in its runs
+            result = slimconv.measure_latency(slimconv.deploy(loaded.model) if loaded.meta.op else loaded.model,
+                                              loaded.input_size, device=loaded.device,
+                                              min_run_time_s=LATENCY_RUN_TIME_S)
         medians.append(result.median_ms)
     bar.empty()
     return medians

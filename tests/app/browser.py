@@ -32,7 +32,7 @@ def wait_for_health(url: str, server: subprocess.Popen, timeout_s: float = HEALT
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode}: {server.stdout.read()}")
+            raise RuntimeError(f"streamlit exited with {server.returncode}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.status == 200:
@@ -43,13 +43,15 @@ def wait_for_health(url: str, server: subprocess.Popen, timeout_s: float = HEALT
 
 
 @contextmanager
-def streamlit_server(environment: dict[str, str]) -> Iterator[str]:
-    """``streamlit run app.py`` headless on a free port; yields its URL once healthy."""
+def streamlit_server(environment: dict[str, str], log: Path) -> Iterator[str]:
+    """``streamlit run app.py`` headless on a free port, its output written to ``log`` (a pipe nobody reads
+    would stall the server once full); yields its URL once healthy."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1"]
-    server = subprocess.Popen(command, cwd=REPOSITORY, env=os.environ | environment, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    with log.open("w") as output:
+        server = subprocess.Popen(command, cwd=REPOSITORY, env=os.environ | environment, stdout=output,
+                                  stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for_health(url, server)
@@ -80,6 +82,30 @@ def exception_texts(page) -> list[str]:
     return [box.inner_text() for box in page.query_selector_all('[data-testid="stException"]')]
 
 
+def error_texts(page) -> list[str]:
+    """The ``st.error`` boxes on the page."""
+    return [box.inner_text() for box in page.query_selector_all('[data-testid="stAlertContentError"]')]
+
+
+def click_page(page, label: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).click()
+
+
+def wait_for_page(page, title: str) -> None:
+    """Wait for the page titled ``title`` and the end of its run."""
+    page.get_by_role("heading", name=title).wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_until_idle(page, run_started=True)
+
+
+def open_page(page, label: str, title: str) -> float:
+    """Click ``label`` in the navigation, wait for the page's ``title`` and the end of its run; the seconds
+    that took."""
+    started = time.perf_counter()
+    click_page(page, label)
+    wait_for_page(page, title)
+    return time.perf_counter() - started
+
+
 def screenshot_whole_page(page, path: Path) -> None:
     """Screenshot of the whole app: Streamlit scrolls inside its main block, so the viewport is made as
     tall as that block for the shot, then restored."""
@@ -91,8 +117,13 @@ def screenshot_whole_page(page, path: Path) -> None:
     page.set_viewport_size(viewport)
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick ``option`` in the selectbox labelled ``label`` and wait for the rerun."""
+def pick(page, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``label`` (the rerun it starts is not awaited)."""
     page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
     page.get_by_role("option", name=option, exact=True).click()
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``label`` and wait for the rerun."""
+    pick(page, label, option)
     wait_until_idle(page)

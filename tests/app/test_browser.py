@@ -15,6 +15,7 @@ from tests.app.browser import (
     CHROMIUM_ARGS,
     choose,
     exception_texts,
+    open_page,
     screenshot_whole_page,
     streamlit_server,
     wait_until_idle,
@@ -37,14 +38,6 @@ OPERATOR_PAGES = {"SPConv split": ("SPConv split", "spconv", "(as in the paper)"
                   "Dynamic convolution": ("Dynamic convolution (PEDConv)", "pedconv", "(as in the paper)")}
 
 
-def _open_page(page, label: str, title: str) -> float:
-    started = time.perf_counter()
-    page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).click()
-    page.get_by_role("heading", name=title).wait_for(timeout=120_000)
-    wait_until_idle(page, run_started=True)
-    return time.perf_counter() - started
-
-
 def _check_and_shoot(page, name: str, shots: Path) -> None:
     page.mouse.move(0, 0)  # no tooltip in the shot
     errors = exception_texts(page)
@@ -57,7 +50,8 @@ def test_every_page_in_chromium(test_zoo, tmp_path):
     shots.mkdir()
     log: list[str] = []
     started = time.perf_counter()
-    with streamlit_server({PRETRAINED_DIR_VARIABLE: str(test_zoo)}) as url, sync_api.sync_playwright() as driver:
+    server = streamlit_server({PRETRAINED_DIR_VARIABLE: str(test_zoo)}, tmp_path / "server.log")
+    with server as url, sync_api.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
@@ -71,12 +65,12 @@ def test_every_page_in_chromium(test_zoo, tmp_path):
         _check_and_shoot(page, "overview", shots)
 
         for label, title in PAGES.items():
-            log.append(f"switch to {label} (first visit): {_open_page(page, label, title):.2f} s")
+            log.append(f"switch to {label} (first visit): {open_page(page, label, title):.2f} s")
             _check_and_shoot(page, label.lower().replace(" ", "_"), shots)
         for label, title in PAGES.items():
-            log.append(f"switch to {label} (again, same model and images): {_open_page(page, label, title):.2f} s")
+            log.append(f"switch to {label} (again, same model and images): {open_page(page, label, title):.2f} s")
 
-        seconds = _open_page(page, "Operator benchmark", "Operator benchmark (live)")
+        seconds = open_page(page, "Operator benchmark", "Operator benchmark (live)")
         log.append(f"switch to Operator benchmark: {seconds:.2f} s")
         page.get_by_role("button", name="Run the benchmark").click()
         page.get_by_role("button", name="Download benchmark (CSV)").wait_for(timeout=120_000)
@@ -84,26 +78,26 @@ def test_every_page_in_chromium(test_zoo, tmp_path):
         _check_and_shoot(page, "operator_benchmark", shots)
 
         for label, (title, op, policy) in OPERATOR_PAGES.items():
-            _open_page(page, label, title)
+            open_page(page, label, title)
             choose(page, "Convert to operator", op)
             choose(page, "Layers to convert", policy)
             _check_and_shoot(page, f"{label.lower().replace(' ', '_')}_{op}_model", shots)
         choose(page, "Convert to operator", "(keep as trained)")
 
-        _open_page(page, "Attribution", "Attribution")
+        open_page(page, "Attribution", "Attribution")
         page.get_by_role("button", name="Compute attributions").click()
         page.get_by_role("button", name="Download attribution comparison (PNG)").wait_for(timeout=120_000)
         wait_until_idle(page)
         _check_and_shoot(page, "attribution", shots)
 
-        _open_page(page, "Train", "Train a small model")
+        open_page(page, "Train", "Train a small model")
         for slider in page.get_by_role("slider").all():  # fewest images, one epoch
             slider.press("Home")
         page.get_by_role("button", name="Train", exact=True).click()
         page.get_by_text("Choose it in the sidebar").wait_for(timeout=120_000)
         wait_until_idle(page)
         _check_and_shoot(page, "train", shots)
-        _open_page(page, "Overview", PAGES["Overview"])
+        open_page(page, "Overview", PAGES["Overview"])
 
         sidebar = page.get_by_test_id("stSidebar")
         sidebar.get_by_text("Upload", exact=True).click()
