@@ -145,12 +145,29 @@ def _image_picker() -> list[ImageItem]:
             return [load_sample(name) for name in names]
         if source == UPLOAD:
             uploads = st.file_uploader("Images", type=IMAGE_TYPES, accept_multiple_files=True, key="image_uploads")
-            return [decode_image(u.name, u.getvalue()) for u in _first_uploads(uploads or [])]
+            return _decode_each([(u.name, u.getvalue()) for u in _first_uploads(uploads or [])])
         photo = st.camera_input("Take a picture", key="camera_image")
-        return [] if photo is None else [decode_image("camera.jpg", photo.getvalue())]
+        return [] if photo is None else _decode_each([("camera.jpg", photo.getvalue())])
     except ValueError as error:
         st.error(str(error))
         return []
+
+
+def _decode_each(files: list[tuple[str, bytes]]) -> list[ImageItem]:
+    """The files that decode; one error per file that does not (a bad file does not drop the good ones),
+    and a caption for what loading changed (resized, first frame, transparency flattened, ...)."""
+    items = []
+    for name, data in files:
+        try:
+            item = decode_image(name, data)
+        except ValueError as error:
+            st.error(str(error))
+            continue
+        notes = item.image.info.get("load_notes", ())
+        if notes:
+            st.caption(f"{name}: {'; '.join(notes)}")
+        items.append(item)
+    return items
 
 
 def render_sidebar() -> None:

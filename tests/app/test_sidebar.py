@@ -77,9 +77,16 @@ def test_uploaded_images_and_a_broken_one(zoo_env):
                         ("b.png", _png_bytes("coat_00006.png"), "image/png")]).run()
     assert_clean(app)
     assert [item.name for item in app.session_state["lab_images"]] == ["a.png", "b.png"]
-    app.get("file_uploader")[0].upload("broken.png", b"\x89PNG broken").run()
+    transparent = io.BytesIO()
+    Image.new("RGBA", (40, 40), (255, 255, 255, 0)).save(transparent, format="PNG")
+    app.get("file_uploader")[0].set_value([("a.png", _png_bytes("bag_00018.png"), "image/png"),
+                                          ("broken.png", b"\x89PNG broken", "image/png"),
+                                          ("clear.png", transparent.getvalue(), "image/png")]).run()
     assert not app.exception
     assert any("broken.png is not an image" in error.value for error in app.sidebar.error)
+    # The broken file is named and skipped; the good ones stay, with what loading did to them.
+    assert [item.name for item in app.session_state["lab_images"]] == ["a.png", "clear.png"]
+    assert "clear.png: transparency flattened onto black" in [caption.value for caption in app.sidebar.caption]
 
 
 def test_camera_picture_is_the_image(zoo_env):
