@@ -7,6 +7,7 @@ import analysis
 import lab
 from analysis.figures import pedconv_figure
 from lab.computed import pedconv_inspection
+from lab.trained_offer import offer_trained
 from slimconv import PEDConv2d
 
 st.title("Dynamic convolution (PEDConv)")
@@ -26,6 +27,7 @@ pedconv_layers = [name for name in analysis.conv_layer_names(model.model) if isi
 if not pedconv_layers:
     st.warning(f"{model.label} has no PEDConv layer. Load a PEDConv checkpoint, or choose **pedconv** under "
                "*Convert to operator* in the sidebar (a converted layer starts untrained).")
+    offer_trained("pedconv")
     st.stop()
 
 image_names = [item.name for item in images]

@@ -7,6 +7,7 @@ import analysis
 import lab
 from analysis.figures import filter_correlation_figure, linearconv_figure, primaries_figure, spectrum_figure
 from lab.bounds import MAX_HEATMAP_FILTERS, shown_of
+from lab.trained_offer import offer_trained, trained_with
 from slimconv import LinearConv2d
 
 st.title("Filters")
@@ -68,3 +69,7 @@ with table_column:
         "singular value": spectrum.singular_values.tolist(),
         "cumulative energy": spectrum.cumulative_energy.tolist(),
     }), "singular spectrum")
+if trained_with("linearconv"):
+    st.caption("To see what a trained LinearConv layer learned (its primaries, the coefficients of its secondaries "
+               "and its correlation regulariser), open the zoo's LinearConv model and pick one of its 3x3 layers.")
+    offer_trained("linearconv")

@@ -7,6 +7,7 @@ import analysis
 import lab
 from analysis.figures import flgc_groups_figure
 from lab.benchmark import rows_table, run_with_progress
+from lab.trained_offer import offer_trained
 from slimconv import FLGConv2d
 from slimconv.bench import BenchSetup, layer_comparison
 
@@ -25,6 +26,7 @@ flgc_layers = [name for name in analysis.conv_layer_names(model.model) if isinst
 if not flgc_layers:
     st.warning(f"{model.label} has no FLGC layer. Load an FLGC checkpoint, or choose **flgc** under *Convert to "
                "operator* in the sidebar (a converted layer starts from an untrained grouping).")
+    offer_trained("flgc")
     st.stop()
 
 layer = st.selectbox("FLGC layer", flgc_layers, key="flgc_layer")

@@ -8,6 +8,7 @@ import lab
 from analysis.figures import spconv_figure, split_what_if_figure
 from lab.computed import spconv_inspection
 from lab.tables import split_scores_table
+from lab.trained_offer import offer_trained
 from slimconv import SPConv2d
 
 st.title("SPConv split")
@@ -46,6 +47,7 @@ if spconv_layers:
 else:
     st.caption(f"{model.label} has no SPConv layer: choose **spconv** under *Convert to operator* in the sidebar "
                "(or load an SPConv checkpoint) to see both branches and the fusion weights.")
+    offer_trained("spconv")
 
 dense_layers = [name for name in layers if not isinstance(modules[name], SPConv2d)
                 and getattr(modules[name], "in_channels", 1) > 1]
