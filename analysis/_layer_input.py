@@ -8,7 +8,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
-from ._running import eval_mode, images_for
+from ._running import eval_mode, images_for, run_model
 from .hooks import layer_hooks
 
 T = TypeVar("T")
@@ -25,7 +25,7 @@ def on_layer_input(model: nn.Module, layer_name: str, images: torch.Tensor, insp
         results.append(inspect(layer_input))
 
     with eval_mode(model), layer_hooks(model, [layer_name], call, of="input"), torch.no_grad():
-        model(images_for(model, images))
+        run_model(model, images_for(model, images))
     if not results:
         raise ValueError(f"layer {layer_name!r} did not run in the forward pass")
     return results[0]

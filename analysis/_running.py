@@ -8,7 +8,9 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from ._validate import feature_maps
+from slimconv.profile import input_channels
+
+from ._validate import feature_maps, nn_module
 
 Target = int | Sequence[int] | torch.Tensor | None
 
@@ -37,10 +39,24 @@ def model_device(model: nn.Module) -> torch.device:
 
 def images_for(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """``images`` (``B x C x H x W``) checked and moved to the model's device and dtype."""
+    nn_module("model", model)
     images = feature_maps("images", images)
     device = model_device(model)
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), images.dtype)
     return images.detach().to(device=device, dtype=dtype)
+
+
+def run_model(model: nn.Module, images: torch.Tensor) -> object:
+    """``model(images)``; if it fails on images whose channel count is not the one the model's first
+    convolution takes, a ValueError naming ``images`` (not torch's RuntimeError). Other failures pass
+    through as they are: they are the model's, not the images'."""
+    try:
+        return model(images)
+    except RuntimeError as error:
+        expected = input_channels(model)
+        if expected is None or expected == images.shape[1]:
+            raise
+        raise ValueError(f"images have {images.shape[1]} channels but the model takes {expected}") from error
 
 
 def logits_of(output: object) -> torch.Tensor:
@@ -56,12 +72,10 @@ def resolve_targets(target: Target, logits: torch.Tensor) -> torch.Tensor:
     batch, classes = logits.shape
     if target is None:
         return logits.detach().argmax(dim=1).cpu()
-    if isinstance(target, bool):
-        raise ValueError(f"target must be a class index, a sequence of B indices or None, got {target!r}")
-    if isinstance(target, int):
+    if isinstance(target, int) and not isinstance(target, bool):
         targets = torch.full((batch,), target, dtype=torch.long)
     else:
-        targets = torch.as_tensor(target).detach().cpu().long().reshape(-1)
+        targets = _integer_targets(target)
         if targets.numel() == 1:
             targets = targets.expand(batch).clone()
         if targets.numel() != batch:
@@ -69,3 +83,17 @@ def resolve_targets(target: Target, logits: torch.Tensor) -> torch.Tensor:
     if bool(((targets < 0) | (targets >= classes)).any()):
         raise ValueError(f"target classes must be in [0, {classes - 1}], got {targets.tolist()}")
     return targets
+
+
+def _integer_targets(target: object) -> torch.Tensor:
+    """Class indices as a flat long tensor; floats and bools are refused rather than truncated."""
+    message = f"target must be a class index, a sequence of B class indices or None, got {target!r}"
+    if isinstance(target, (bool, str, bytes)):
+        raise ValueError(message)
+    try:
+        values = torch.as_tensor(target)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(message) from None
+    if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool or values.numel() == 0:
+        raise ValueError(message)
+    return values.detach().cpu().long().reshape(-1)

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._running import Target, eval_mode, images_for, logits_of, resolve_targets
-from ._validate import choice, positive_int
+from ._running import Target, eval_mode, images_for, logits_of, resolve_targets, run_model
+from ._validate import boolean, choice, positive_int
 from .hooks import layer_hooks
 
 DEFAULT_MAX_VALUES_PER_IMAGE = 2**20
@@ -48,6 +48,8 @@ class CapturedActivations:
 
     def was_subsampled(self, name: str) -> bool:
         """Whether layer ``name``'s maps were pooled to respect the memory bound."""
+        if name not in self.activations:
+            raise ValueError(f"name must be one of the captured layers {list(self.activations)}, got {name!r}")
         return tuple(self.activations[name].shape[2:]) != tuple(self.original_sizes[name])
 
 
@@ -57,6 +59,8 @@ def bound_map_size(maps: torch.Tensor, max_values_per_image: int = DEFAULT_MAX_V
     Tensors that are not 4-D, and maps already within the bound, are returned unchanged.
     """
     positive_int("max_values_per_image", max_values_per_image)
+    if not isinstance(maps, torch.Tensor):
+        raise ValueError(f"maps must be a torch.Tensor (B x C x H x W), got {type(maps).__name__}")
     if maps.dim() != 4:
         return maps
     channels, height, width = maps.shape[1:]
@@ -95,6 +99,8 @@ def capture_activations(
     when the forward pass fails. Each layer must run exactly once per forward pass.
     """
     choice("of", of, ("output", "input"))
+    boolean("with_gradients", with_gradients)
+    boolean("use_eval_mode", use_eval_mode)
     if with_gradients and of == "input":
         raise ValueError("gradients are captured for layer outputs only: use of='output'")
     positive_int("max_values_per_image", max_values_per_image)
@@ -119,7 +125,7 @@ def capture_activations(
 
     with eval_mode(model, use_eval_mode), layer_hooks(model, layer_names, keep, of=of) as modules:
         with torch.set_grad_enabled(with_gradients):
-            output = model(images)
+            output = run_model(model, images)
     missing = [name for name in modules if name not in kept]
     if missing:
         raise ValueError(f"layers {missing} did not run in the forward pass of this model")

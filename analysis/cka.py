@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._running import eval_mode, images_for
-from .hooks import conv_layer_names, layer_hooks
+from ._running import eval_mode, images_for, run_model
+from ._validate import boolean, feature_maps, nn_module, numeric, optional_callable, shape_of, square_matrix
+from .hooks import conv_layer_names, layer_hooks, layer_name_list
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,16 @@ class CKAMap:
     num_images: int
 
 
+def _examples(name: str, features: torch.Tensor) -> torch.Tensor:
+    """``n x ...`` features as ``n x D`` float64 rows, one per example."""
+    if not isinstance(features, torch.Tensor) or features.dim() < 2:
+        raise ValueError(f"{name} must be a tensor of shape n x ... (examples first), got {shape_of(features)}")
+    return numeric(name, features.detach()).reshape(features.shape[0], -1).double()
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Linear kernel ``X X^T`` (``n x n`` float64) of ``n x ...`` features flattened per example."""
-    flat = features.detach().reshape(features.shape[0], -1).double()
+    flat = _examples("features", features)
     return flat @ flat.T
 
 
@@ -57,9 +65,10 @@ def _hsic(gram_x: torch.Tensor, gram_y: torch.Tensor, debiased: bool) -> torch.T
 
 def cka_from_grams(gram_x: torch.Tensor, gram_y: torch.Tensor, *, debiased: bool = False) -> float:
     """Linear CKA from two ``n x n`` Gram matrices; NaN if either representation does not vary."""
-    n = gram_x.shape[0]
-    if gram_x.shape != (n, n) or gram_y.shape != (n, n):
-        raise ValueError(f"Gram matrices must both be n x n, got {tuple(gram_x.shape)} and {tuple(gram_y.shape)}")
+    n = square_matrix("gram_x", gram_x).shape[0]
+    if square_matrix("gram_y", gram_y).shape != (n, n):
+        raise ValueError(f"gram_x and gram_y must both be n x n, got {tuple(gram_x.shape)} and {tuple(gram_y.shape)}")
+    boolean("debiased", debiased)
     if n < (4 if debiased else 2):
         raise ValueError(
             f"CKA needs at least {4 if debiased else 2} examples{' (debiased)' if debiased else ''}, got {n}"
@@ -76,11 +85,14 @@ def cka_from_grams(gram_x: torch.Tensor, gram_y: torch.Tensor, *, debiased: bool
 
 def linear_cka(x: torch.Tensor, y: torch.Tensor, *, debiased: bool = False) -> float:
     """Linear CKA between representations ``x`` (``n x ...``) and ``y`` (``n x ...``) of the same ``n`` examples."""
-    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor) or x.dim() < 2 or y.dim() < 2:
-        raise ValueError("x and y must be tensors of shape n x ... (examples first)")
+    flat_x, flat_y = _examples("x", x), _examples("y", y)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x has {x.shape[0]} examples and y has {y.shape[0]}: CKA compares the same examples")
-    value = cka_from_grams(gram_matrix(x), gram_matrix(y), debiased=debiased)
+    needed = 4 if boolean("debiased", debiased) else 2
+    if x.shape[0] < needed:
+        kind = "debiased CKA" if debiased else "CKA"
+        raise ValueError(f"x and y have {x.shape[0]} examples; {kind} needs at least {needed}")
+    value = cka_from_grams(flat_x @ flat_x.T, flat_y @ flat_y.T, debiased=debiased)
     if value != value:
         raise ValueError("x or y is the same for every example (after centring): CKA is undefined")
     return value
@@ -95,7 +107,9 @@ def layer_grams(
 ) -> dict[str, torch.Tensor]:
     """``{layer: n x n Gram matrix}`` of each layer's output for ``images`` (``n x 3 x H x W``), in one
     forward pass without keeping any map (memory: ``n^2`` per layer). Default: every convolution."""
-    names = list(layer_names) if layer_names is not None else conv_layer_names(model)
+    nn_module("model", model)
+    optional_callable("progress", progress)
+    names = layer_name_list(layer_names) if layer_names is not None else conv_layer_names(model)
     images = images_for(model, images)
     grams: dict[str, torch.Tensor] = {}
 
@@ -107,7 +121,7 @@ def layer_grams(
             progress(len(grams) / len(names), name)
 
     with eval_mode(model), layer_hooks(model, names, keep_gram), torch.no_grad():
-        model(images)
+        run_model(model, images)
     missing = [name for name in names if name not in grams]
     if missing:
         raise ValueError(f"layers {missing} did not run in the forward pass")
@@ -118,10 +132,15 @@ def cka_map(
     grams_a: Mapping[str, torch.Tensor], grams_b: Mapping[str, torch.Tensor], *, debiased: bool = False
 ) -> CKAMap:
     """CKA of every pair of layers from two ``{layer: n x n Gram}`` dictionaries (see :func:`layer_grams`)."""
-    if not grams_a or not grams_b:
-        raise ValueError("both Gram dictionaries need at least one layer")
+    sizes = set()
+    for name, grams in (("grams_a", grams_a), ("grams_b", grams_b)):
+        if not isinstance(grams, Mapping) or not grams:
+            raise ValueError(f"{name} must be a non-empty dict {{layer: n x n Gram matrix}}, got {grams!r}")
+        sizes |= {square_matrix(f"{name}[{layer!r}]", gram).shape[0] for layer, gram in grams.items()}
+    if len(sizes) != 1:
+        raise ValueError(f"grams_a and grams_b must come from the same images, got Gram sizes {sorted(sizes)}")
     names_a, names_b = list(grams_a), list(grams_b)
-    n = next(iter(grams_a.values())).shape[0]
+    n = sizes.pop()
     matrix = torch.empty(len(names_a), len(names_b), dtype=torch.float64)
     for i, name_a in enumerate(names_a):
         for j, name_b in enumerate(names_b):
@@ -140,4 +159,9 @@ def model_cka_map(
 ) -> CKAMap:
     """Layer-by-layer CKA between two models on the same ``images`` (``n x 3 x H x W``, n >= 4 for the
     debiased form): one forward pass per model. Default layers: every convolution of each model."""
+    needed = 4 if boolean("debiased", debiased) else 2
+    count = feature_maps("images", images).shape[0]
+    if count < needed:
+        kind = "debiased CKA" if debiased else "CKA"
+        raise ValueError(f"images: the {kind} needs at least {needed} images, got {count}")
     return cka_map(layer_grams(model_a, images, layers_a), layer_grams(model_b, images, layers_b), debiased=debiased)

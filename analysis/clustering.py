@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from sklearn.cluster import AgglomerativeClustering
 
-from ._validate import choice, positive_int, square_matrix, unit_interval
+from ._validate import boolean, choice, positive_int, square_matrix, unit_interval
 from .similarity import ChannelSimilarity
 
 Linkage = Literal["complete", "average", "single"]
@@ -73,6 +73,7 @@ def cluster_channels(
     matrix = similarity.matrix if isinstance(similarity, ChannelSimilarity) else similarity
     matrix = square_matrix("similarity", matrix).detach().double().cpu()
     choice("linkage", linkage, ("complete", "average", "single"))
+    boolean("absolute", absolute)
     channels = matrix.shape[0]
     if num_clusters is not None:
         positive_int("num_clusters", num_clusters)

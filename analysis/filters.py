@@ -16,7 +16,7 @@ import scipy.linalg
 import torch
 
 from ._spectrum import effective_rank_from_singular_values
-from ._validate import conv_weight, unit_interval
+from ._validate import conv_weight, positive_int, unit_interval
 from .similarity import per_image_similarity
 
 
@@ -102,6 +102,10 @@ def filter_spectrum(weight: torch.Tensor) -> FilterSpectrum:
 
 def linearconv_params(num_filters: int, filter_size: int, num_primaries: int) -> int:
     """Weights of a LinearConv layer with full coefficients: ``P D + (N - P) P`` (bias excluded)."""
+    positive_int("num_filters", num_filters)
+    positive_int("filter_size", filter_size)
+    if isinstance(num_primaries, bool) or not isinstance(num_primaries, int) or not 0 <= num_primaries <= num_filters:
+        raise ValueError(f"num_primaries must be an integer in [0, num_filters={num_filters}], got {num_primaries!r}")
     return num_primaries * filter_size + (num_filters - num_primaries) * num_primaries
 
 

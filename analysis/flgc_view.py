@@ -21,7 +21,7 @@ from torch import nn
 
 from slimconv.ops.flgc import FLGConv2d
 
-from ._validate import positive_int
+from ._validate import indices, positive_int
 
 
 @dataclass(frozen=True)
@@ -85,20 +85,11 @@ class FLGCSwitches:
         return float(self.filter_switched.double().mean())
 
 
-def _labels(name: str, labels: torch.Tensor, num_groups: int) -> torch.Tensor:
-    labels = torch.as_tensor(labels).detach().cpu().long()
-    if labels.dim() != 1 or labels.numel() == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D tensor of group labels, got shape {tuple(labels.shape)}")
-    if bool(((labels < 0) | (labels >= num_groups)).any()):
-        raise ValueError(f"{name} must hold labels in [0, {num_groups - 1}], got {labels.tolist()}")
-    return labels
-
-
 def group_structure(channel_groups: torch.Tensor, filter_groups: torch.Tensor, num_groups: int) -> GroupStructure:
     """Everything about a grouping from its labels: ``C`` channel and ``N`` filter labels in ``[0, G)``."""
     positive_int("num_groups", num_groups)
-    channels = _labels("channel_groups", channel_groups, num_groups)
-    filters = _labels("filter_groups", filter_groups, num_groups)
+    channels = indices("channel_groups", channel_groups, num_groups)
+    filters = indices("filter_groups", filter_groups, num_groups)
     channel_assignment = F.one_hot(channels, num_groups).float()
     filter_assignment = F.one_hot(filters, num_groups).float()
     mask = filter_assignment @ channel_assignment.T
@@ -150,6 +141,8 @@ def inspect_flgc(layer: FLGConv2d) -> FLGCInspection:
 def _as_layer(checkpoint: FLGConv2d | Mapping[str, torch.Tensor], template: FLGConv2d | None, name: str) -> FLGConv2d:
     if isinstance(checkpoint, nn.Module):
         return _require_flgc(checkpoint, name)
+    if not isinstance(checkpoint, Mapping):
+        raise ValueError(f"{name} must be an FLGConv2d or its state dict, got {type(checkpoint).__name__}")
     if template is None:
         raise ValueError(f"{name} is a state dict: pass template=, an FLGConv2d of the same shape to load it into")
     layer = copy.deepcopy(_require_flgc(template, "template"))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ._validate import feature_maps, odd_positive_int, positive_int
+from ._validate import feature_maps, index, instance_of, numeric, odd_positive_int, positive_int
 from .similarity import ChannelSimilarity, SimilarityMetric, channel_similarity
 
 
@@ -74,10 +74,19 @@ def _solve(gram: torch.Tensor, moment: torch.Tensor) -> torch.Tensor:
     return torch.linalg.lstsq(gram, moment[:, None], driver="gelsd").solution[:, 0]
 
 
-def fit_affine(source: torch.Tensor, target: torch.Tensor) -> CheapRebuild:
-    """Fit ``target ~ a * source + b`` (maps ``B x H x W``) by least squares."""
+def _map_pair(source: torch.Tensor, target: torch.Tensor) -> None:
+    """Two non-empty, finite floating-point tensors of one shape."""
+    for name, maps in (("source", source), ("target", target)):
+        if not isinstance(maps, torch.Tensor):
+            raise ValueError(f"{name} must be a tensor of maps B x H x W, got {type(maps).__name__}")
+        numeric(name, maps)
     if source.shape != target.shape:
         raise ValueError(f"source {tuple(source.shape)} and target {tuple(target.shape)} differ in shape")
+
+
+def fit_affine(source: torch.Tensor, target: torch.Tensor) -> CheapRebuild:
+    """Fit ``target ~ a * source + b`` (maps ``B x H x W``) by least squares."""
+    _map_pair(source, target)
     s, t = source.double().reshape(-1), target.double().reshape(-1)
     design = torch.stack([s, torch.ones_like(s)], dim=1)
     scale, shift = _solve(design.T @ design, design.T @ t)
@@ -88,8 +97,9 @@ def fit_affine(source: torch.Tensor, target: torch.Tensor) -> CheapRebuild:
 def fit_depthwise(source: torch.Tensor, target: torch.Tensor, kernel_size: int = 3) -> CheapRebuild:
     """Fit ``target ~ conv2d(source, w) + b`` with a ``k x k`` filter (maps ``B x H x W``)."""
     odd_positive_int("kernel_size", kernel_size)
-    if source.dim() != 3 or source.shape != target.shape:
-        raise ValueError(f"source and target must both be B x H x W, got {tuple(source.shape)}, {tuple(target.shape)}")
+    _map_pair(source, target)
+    if source.dim() != 3:
+        raise ValueError(f"source and target must both be B x H x W, got {tuple(source.shape)}")
     s, t = source.double()[:, None], target.double()
     patches = F.unfold(s, kernel_size, padding=kernel_size // 2)  # B x k^2 x HW
     ones = torch.ones_like(patches[:, :1])
@@ -120,14 +130,16 @@ def ghost_pairs(
     positive_int("num_pairs", num_pairs)
     odd_positive_int("kernel_size", kernel_size)
     batch, channels = maps.shape[:2]
-    if not 0 <= example_image < batch:
-        raise ValueError(f"example_image must be in [0, {batch - 1}], got {example_image}")
+    index("example_image", example_image, batch)
     if channels < 2:
-        raise ValueError("ghost pairs need a layer with at least 2 channels")
+        raise ValueError(f"maps need at least 2 channels for ghost pairs, got {channels}")
     if similarity is None:
         similarity = channel_similarity(maps, metric)
-    elif similarity.channels != channels:
-        raise ValueError(f"similarity is for {similarity.channels} channels, maps have {channels}")
+    if (instance_of("similarity", similarity, ChannelSimilarity).num_images, similarity.channels) != (batch, channels):
+        raise ValueError(
+            f"similarity is for {similarity.channels} channels of {similarity.num_images} images, "
+            f"maps have {channels} channels of {batch}: pass the similarity of these maps"
+        )
     alike = similarity.matrix.double().abs()
     live = similarity.constant_share < 1.0
     pair_mask = torch.triu(torch.ones(channels, channels, dtype=torch.bool), diagonal=1)

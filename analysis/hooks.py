@@ -18,7 +18,7 @@ from torch.utils.hooks import RemovableHandle
 
 from slimconv.ops import SlimConv2d
 
-from ._validate import choice
+from ._validate import choice, nn_module
 
 TensorCallback = Callable[[str, torch.Tensor], "torch.Tensor | None"]
 
@@ -42,7 +42,7 @@ def conv_layer_names(model: nn.Module) -> list[str]:
     """
     names: list[str] = []
     operator_prefixes: list[str] = []
-    for name, module in model.named_modules():
+    for name, module in nn_module("model", model).named_modules():
         if any(name.startswith(prefix) for prefix in operator_prefixes):
             continue
         if isinstance(module, SlimConv2d):
@@ -55,8 +55,8 @@ def conv_layer_names(model: nn.Module) -> list[str]:
 
 def resolve_layers(model: nn.Module, layer_names: Sequence[str]) -> dict[str, nn.Module]:
     """Map each name of ``model.named_modules()`` to its module; unknown names raise ValueError."""
-    if isinstance(layer_names, str):
-        layer_names = [layer_names]
+    nn_module("model", model)
+    layer_names = layer_name_list(layer_names)
     if len(layer_names) == 0:
         raise ValueError("layer_names is empty: name at least one layer (see conv_layer_names(model))")
     modules = dict(model.named_modules())
@@ -70,6 +70,15 @@ def resolve_layers(model: nn.Module, layer_names: Sequence[str]) -> dict[str, nn
             raise ValueError(f"layer {name!r} is named twice in layer_names")
         resolved[name] = modules[name]
     return resolved
+
+
+def layer_name_list(layer_names: object) -> list[str]:
+    """``layer_names`` as a list: one name (a string) or a sequence of names."""
+    if isinstance(layer_names, str):
+        return [layer_names]
+    if not isinstance(layer_names, Sequence) or not all(isinstance(name, str) for name in layer_names):
+        raise ValueError(f"layer_names must be a layer name or a sequence of layer names, got {layer_names!r}")
+    return list(layer_names)
 
 
 @contextmanager
@@ -87,6 +96,8 @@ def layer_hooks(
     Layers whose output (input) is not a single tensor raise ValueError when they run.
     """
     choice("of", of, ("output", "input"))
+    if not callable(callback):
+        raise ValueError(f"callback must be a callable (name, tensor) -> tensor or None, got {callback!r}")
     modules = resolve_layers(model, layer_names)
     handles: list[RemovableHandle] = []
     try:
@@ -124,7 +135,7 @@ def attached_hook_count(model: nn.Module) -> int:
     """Number of forward / backward hooks attached to ``model`` and its submodules."""
     return sum(
         len(getattr(m, attr))
-        for m in model.modules()
+        for m in nn_module("model", model).modules()
         for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
     )
 
@@ -132,6 +143,7 @@ def attached_hook_count(model: nn.Module) -> int:
 @contextmanager
 def hook_guard(model: nn.Module) -> Iterator[None]:
     """Remove, on exit (also after an error), every module hook attached inside the block."""
+    nn_module("model", model)
     before = {id(m): {attr: set(getattr(m, attr, {})) for attr in _HOOK_DICTS} for m in model.modules()}
     try:
         yield

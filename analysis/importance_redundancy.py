@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from scipy.stats import spearmanr
 
-from ._validate import unit_interval
+from ._validate import instance_of, unit_interval
 from .attribution.channel_importance import ChannelImportance
 from .similarity import ChannelSimilarity
 
@@ -33,7 +33,7 @@ class ImportanceRedundancy:
 
 def channel_redundancy(similarity: ChannelSimilarity) -> torch.Tensor:
     """``C``: each channel's highest ``|similarity|`` to another channel (0 for a single channel)."""
-    alike = similarity.matrix.double().abs()
+    alike = instance_of("similarity", similarity, ChannelSimilarity).matrix.double().abs()
     alike.fill_diagonal_(0.0)
     return alike.amax(dim=1).float()
 
@@ -42,6 +42,8 @@ def importance_versus_redundancy(
     importance: ChannelImportance, similarity: ChannelSimilarity, *, threshold: float = 0.9
 ) -> ImportanceRedundancy:
     """Set a layer's channel importance against its channel redundancy (same layer, same ``C``)."""
+    instance_of("importance", importance, ChannelImportance)
+    instance_of("similarity", similarity, ChannelSimilarity)
     unit_interval("threshold", threshold)
     channels = importance.importance.numel()
     if channels != similarity.channels:

@@ -10,6 +10,7 @@ import torch
 
 from slimconv.ops.linearconv import LinearConv2d
 
+from ._validate import instance_of
 from .filters import FilterCorrelation, filter_correlation
 
 
@@ -32,8 +33,7 @@ class LinearConvInspection:
 
 def inspect_linearconv(layer: LinearConv2d) -> LinearConvInspection:
     """Primary and composed filter correlations and the coefficient matrix of a LinearConv ``layer``."""
-    if not isinstance(layer, LinearConv2d):
-        raise ValueError(f"expected a LinearConv2d layer, got {type(layer).__name__}")
+    instance_of("layer", layer, LinearConv2d)
     with torch.no_grad():
         composed = layer.composed_weight().detach().cpu()
         coefficients = layer.coefficients.detach().cpu().float()

@@ -14,7 +14,8 @@ from torch import nn
 from slimconv.ops.pedconv import PEDConv2d
 
 from ._layer_input import on_layer_input
-from ._validate import feature_maps
+from ._validate import feature_maps, instance_of, text
+from .hooks import resolve_layers
 
 
 @dataclass(frozen=True)
@@ -39,19 +40,13 @@ class PEDConvInspection:
         return int(self.gamma.shape[1])
 
 
-def _require_pedconv(layer: nn.Module) -> PEDConv2d:
-    if not isinstance(layer, PEDConv2d):
-        raise ValueError(f"expected a PEDConv2d layer, got {type(layer).__name__}")
-    return layer
-
-
 def _spread(values: torch.Tensor) -> torch.Tensor:
     return values.std(dim=0, unbiased=False)
 
 
 def inspect_pedconv(layer: PEDConv2d, layer_input: torch.Tensor) -> PEDConvInspection:
     """The factors of ``layer`` for its input ``layer_input`` (``B x C x H x W``)."""
-    layer = _require_pedconv(layer)
+    instance_of("layer", layer, PEDConv2d)
     layer_input = feature_maps("layer_input", layer_input)
     if layer_input.shape[1] != layer.in_channels:
         raise ValueError(f"layer_input has {layer_input.shape[1]} channels, the layer takes {layer.in_channels}")
@@ -73,5 +68,6 @@ def inspect_pedconv(layer: PEDConv2d, layer_input: torch.Tensor) -> PEDConvInspe
 def inspect_pedconv_in_model(model: nn.Module, layer_name: str, images: torch.Tensor) -> PEDConvInspection:
     """:func:`inspect_pedconv` for the PEDConv layer ``layer_name`` of ``model`` on ``images``
     (``B x 3 x H x W``): one forward pass in eval mode, the layer inspected on its exact input."""
-    layer = _require_pedconv(model.get_submodule(layer_name))
+    layer = resolve_layers(model, [text("layer_name", layer_name)])[layer_name]
+    instance_of(f"layer {layer_name!r}", layer, PEDConv2d)
     return on_layer_input(model, layer_name, images, lambda layer_input: inspect_pedconv(layer, layer_input))

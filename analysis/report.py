@@ -14,12 +14,12 @@ from dataclasses import dataclass, fields
 import torch
 from torch import nn
 
-from ._running import eval_mode, images_for
-from ._validate import positive_int, unit_interval
+from ._running import eval_mode, images_for, run_model
+from ._validate import choice, nn_module, optional_callable, positive_int, unit_interval
 from .capture import DEFAULT_MAX_VALUES_PER_IMAGE, bound_map_size
-from .hooks import conv_layer_names, layer_hooks
+from .hooks import conv_layer_names, layer_hooks, resolve_layers
 from .scores import LayerRedundancyScores, layer_redundancy_scores
-from .similarity import SimilarityMetric, channel_similarity
+from .similarity import METRICS, SimilarityMetric, channel_similarity
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,12 @@ def redundancy_report(
     One forward pass in eval mode (modes restored after), hooks removed even on error.
     ``progress(fraction_done, layer_name)`` is called after each layer.
     """
+    nn_module("model", model)
+    choice("metric", metric, METRICS)
     unit_interval("threshold", threshold)
     positive_int("max_values_per_image", max_values_per_image)
-    names = list(layer_names) if layer_names is not None else conv_layer_names(model)
+    optional_callable("progress", progress)
+    names = conv_layer_names(model) if layer_names is None else list(resolve_layers(model, layer_names))
     if not names:
         raise ValueError("the model has no convolution: pass layer_names explicitly")
     images = images_for(model, images)
@@ -92,7 +95,7 @@ def redundancy_report(
             progress(len(results) / len(names), name)
 
     with eval_mode(model), layer_hooks(model, names, score_layer), torch.no_grad():
-        model(images)
+        run_model(model, images)
     missing = [name for name in names if name not in results]
     if missing:
         raise ValueError(f"layers {missing} did not run in the forward pass")

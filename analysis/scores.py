@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from ._spectrum import effective_rank_from_singular_values, symmetric_eigenvalues
-from ._validate import feature_maps, square_matrix, unit_interval
+from ._validate import feature_maps, instance_of, square_matrix, unit_interval
 from .clustering import cluster_channels
 from .similarity import ChannelSimilarity, normalised_channels
 
@@ -89,6 +89,7 @@ def map_eigenvalues(maps: torch.Tensor, similarity: ChannelSimilarity) -> torch.
     the normalised maps ``B x C x H x W``), by the cheaper route: when the maps have fewer positions
     ``n = B H W`` than channels, from the ``n x n`` Gram matrix of the stacked normalised maps (same
     non-zero eigenvalues), else from the ``C x C`` matrix itself."""
+    instance_of("similarity", similarity, ChannelSimilarity)
     maps = feature_maps("maps", maps)
     batch, channels = maps.shape[:2]
     if channels != similarity.channels or batch != similarity.num_images:
@@ -104,6 +105,7 @@ def layer_redundancy_scores(
 ) -> LayerRedundancyScores:
     """Every score of the module docstring for one layer's :class:`ChannelSimilarity`; pass the
     ``maps`` it was computed from to get the spectrum the cheap way for deep layers."""
+    instance_of("similarity", similarity, ChannelSimilarity)
     unit_interval("threshold", threshold)
     eigenvalues = symmetric_eigenvalues(similarity.matrix) if maps is None else map_eigenvalues(maps, similarity)
     matrix = similarity.matrix

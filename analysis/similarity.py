@@ -22,7 +22,7 @@ from typing import Literal
 
 import torch
 
-from ._validate import choice, feature_maps
+from ._validate import channel_rows, choice, feature_maps
 
 SimilarityMetric = Literal["pearson", "cosine"]
 METRICS: tuple[str, ...] = ("pearson", "cosine")
@@ -61,7 +61,7 @@ def normalised_channels(maps: torch.Tensor, metric: SimilarityMetric = "pearson"
     for Pearson, so that ``rows @ rows.T`` is the similarity matrix. Constant channels are zero rows;
     the ``C`` bool mask of them is returned too."""
     choice("metric", metric, METRICS)
-    flat = maps.reshape(maps.shape[0], -1).double()
+    flat = channel_rows("maps", maps).reshape(maps.shape[0], -1).double()
     if metric == "pearson":
         flat = flat - flat.mean(dim=1, keepdim=True)
     norms = flat.norm(dim=1)

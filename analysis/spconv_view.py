@@ -23,8 +23,9 @@ from torch import nn
 from slimconv.ops.spconv import SPConv2d
 
 from ._layer_input import on_layer_input
-from ._validate import feature_maps, unit_interval
+from ._validate import feature_maps, instance_of, text, unit_interval
 from .clustering import ChannelClusters, cluster_channels
+from .hooks import resolve_layers
 from .similarity import SimilarityMetric, channel_similarity
 
 
@@ -71,15 +72,9 @@ class SplitWhatIf:
     chance_r2: float
 
 
-def _require_spconv(layer: nn.Module) -> SPConv2d:
-    if not isinstance(layer, SPConv2d):
-        raise ValueError(f"expected an SPConv2d layer, got {type(layer).__name__}")
-    return layer
-
-
 def inspect_spconv(layer: SPConv2d, layer_input: torch.Tensor) -> SPConvInspection:
     """Branch outputs and fusion weights of ``layer`` for its input ``layer_input`` (``B x C x H x W``)."""
-    layer = _require_spconv(layer)
+    instance_of("layer", layer, SPConv2d)
     layer_input = feature_maps("layer_input", layer_input)
     if layer_input.shape[1] != layer.in_channels:
         raise ValueError(f"layer_input has {layer_input.shape[1]} channels, the layer takes {layer.in_channels}")
@@ -103,7 +98,8 @@ def inspect_spconv(layer: SPConv2d, layer_input: torch.Tensor) -> SPConvInspecti
 def inspect_spconv_in_model(model: nn.Module, layer_name: str, images: torch.Tensor) -> SPConvInspection:
     """:func:`inspect_spconv` for the SPConv layer ``layer_name`` of ``model`` on ``images``
     (``B x 3 x H x W``): one forward pass in eval mode, the layer inspected on its exact input."""
-    layer = _require_spconv(model.get_submodule(layer_name))
+    layer = resolve_layers(model, [text("layer_name", layer_name)])[layer_name]
+    instance_of(f"layer {layer_name!r}", layer, SPConv2d)
     return on_layer_input(model, layer_name, images, lambda layer_input: inspect_spconv(layer, layer_input))
 
 
@@ -120,6 +116,8 @@ def _score_split(name: str, data: torch.Tensor, kept: torch.Tensor, correlation:
     redundant_mask = torch.ones(channels, dtype=torch.bool)
     redundant_mask[kept] = False
     dropped = redundant_mask.nonzero()[:, 0]
+    if len(dropped) == 0:  # alpha = 1: every channel is representative, none is left to rebuild
+        return SplitScore(name, kept.clone(), dropped, torch.zeros(0), torch.zeros(0), 1.0)
     basis, targets = data[:, kept], data[:, dropped]
     gram = basis.T @ basis
     solution = torch.linalg.lstsq(gram, basis.T @ targets, driver="gelsd").solution

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
 
-from .ops import get_op
-from .policies import Policy, select_convs
+from .ops import SlimConv2d, get_op
+from .ops._validate import boolean, nn_module
+from .policies import Policy, check_policy, select_convs
 from .profile import count_params
 
 #: The papers' placements (OPERATORS.md), used when ``policy`` is not given.
@@ -74,6 +76,19 @@ def _describe_conv(conv: nn.Conv2d) -> str:
     return f"Conv2d({conv.in_channels}->{conv.out_channels}, k={k}, s={s}{groups})"
 
 
+def _check_options(op: str, op_class: type[SlimConv2d], options: dict[str, Any]) -> None:
+    """Only the operator's keyword options are allowed: the geometry comes from each replaced conv."""
+    allowed = [
+        p.name
+        for p in inspect.signature(op_class).parameters.values()
+        if p.kind is p.KEYWORD_ONLY and p.name not in ("device", "dtype")
+    ]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        listed = ", ".join(allowed) or "none"
+        raise ValueError(f"{', '.join(map(repr, unknown))} is not an option of {op!r}; its options are {listed}")
+
+
 def convert(
     model: nn.Module,
     op: str,
@@ -92,8 +107,12 @@ def convert(
     silently does nothing. Returns the model (a copy unless ``inplace``) and, with
     ``return_report=True``, a ``ConvertReport``.
     """
+    nn_module("model", model)
     op_class = get_op(op)
-    policy = default_policy(op) if policy is None else policy
+    policy = default_policy(op) if policy is None else check_policy(policy)
+    boolean("inplace", inplace)
+    boolean("return_report", return_report)
+    _check_options(op, op_class, options)
     policy_name = policy if isinstance(policy, str) else getattr(policy, "__name__", "callable")
     op_class(64, 64, 3, **options, device="meta")  # bad options fail here, once, with their message
     if not inplace:

@@ -7,6 +7,8 @@ import warnings
 
 from torch import nn
 
+from .ops._validate import boolean, nn_module
+
 
 class NothingToDeployWarning(UserWarning):
     """``deploy`` found no layer with a deploy form: the model is returned unchanged (in eval mode)."""
@@ -31,6 +33,8 @@ def deploy(model: nn.Module, *, inplace: bool = False) -> nn.Module:
     the deploy forms. A copy is changed unless ``inplace``. A model with no such layer is returned
     in eval mode, with a warning, since nothing was deployed.
     """
+    nn_module("model", model)
+    boolean("inplace", inplace)
     fuse = getattr(model, "fuse", None)
     if callable(fuse):
         return fuse().eval()

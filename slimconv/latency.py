@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from .hardware import device_name
-from .profile import batch_shape
+from .ops._validate import boolean, nn_module, non_negative_int, positive_int, positive_number
+from .profile import batch_shape, checked_forward
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,20 @@ class LatencyResult:
     peak_memory_bytes: int | None  # CUDA only: torch's CPU allocator keeps no peak statistic
 
 
-def _check_device(device: torch.device) -> None:
+def _check_device(device: object) -> torch.device:
+    try:
+        device = torch.device(device)  # type: ignore[arg-type]
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or a torch.device, got {device!r}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was asked for but no CUDA GPU is available; use device='cpu'")
+    return device
+
+
+def _check_dtype(dtype: object) -> torch.dtype:
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point torch.dtype such as torch.float32, got {dtype!r}")
+    return dtype
 
 
 def measure_latency(
@@ -49,27 +61,34 @@ def measure_latency(
     """Time ``model``'s eval forward on a random ``(batch_size, *input_size)`` input.
 
     A copy of the model is moved to ``device``/``dtype`` (the caller's model is left untouched), put in
-    eval mode and run under ``torch.inference_mode``. After ``warmup`` calls, ``blocked_autorange``
-    repeats it for at least ``min_run_time_s`` (synchronising CUDA). ``threads`` sets the intra-op CPU
-    threads for the measurement (default: torch's current setting).
+    eval mode and run under ``torch.inference_mode``. After ``warmup`` calls (at least one: it checks
+    that ``input_size`` fits the model), ``blocked_autorange`` repeats it for at least ``min_run_time_s``
+    (synchronising CUDA). ``threads`` sets the intra-op CPU threads for the measurement (default:
+    torch's current setting).
     """
     from torch.utils import benchmark  # imported here: it pulls in the C++ extension machinery
 
-    device = torch.device(device)
-    _check_device(device)
-    if batch_size < 1 or warmup < 0 or min_run_time_s <= 0:
-        raise ValueError("batch_size must be >= 1, warmup >= 0 and min_run_time_s > 0")
+    nn_module("model", model)
+    device = _check_device(device)
+    _check_dtype(dtype)
+    positive_int("batch_size", batch_size)
+    non_negative_int("warmup", warmup)
+    positive_number("min_run_time_s", min_run_time_s)
+    boolean("channels_last", channels_last)
+    if threads is not None:
+        positive_int("threads", threads)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     runner = copy.deepcopy(model).to(device=device, dtype=dtype, memory_format=memory_format).eval()
     x = torch.randn(batch_shape(input_size, batch_size), device=device, dtype=dtype).to(memory_format=memory_format)
-    threads = threads or torch.get_num_threads()
+    threads = torch.get_num_threads() if threads is None else threads
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         with torch.inference_mode():
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
-            for _ in range(warmup):
+            checked_forward(runner, x)
+            for _ in range(warmup - 1):
                 runner(x)
             timer = benchmark.Timer(stmt="runner(x)", globals={"runner": runner, "x": x}, num_threads=threads)
             measurement = timer.blocked_autorange(min_run_time=min_run_time_s)

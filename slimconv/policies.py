@@ -21,6 +21,7 @@ from collections.abc import Callable
 from torch import nn
 
 from .ops import SlimConv2d
+from .ops._validate import nn_module
 
 Policy = str | Callable[[str, nn.Conv2d], bool]
 POLICIES = ("all", "3x3", "except-stem", "projection-1x1")
@@ -75,8 +76,17 @@ def _projection_1x1(model: nn.Module, convs: list[tuple[str, nn.Conv2d]]) -> lis
     return selected
 
 
+def check_policy(policy: object) -> Policy:
+    """``policy`` if it names a built-in policy or is a callable, else ValueError."""
+    if not callable(policy) and (not isinstance(policy, str) or policy not in POLICIES):
+        raise ValueError(f"policy must be one of {', '.join(map(repr, POLICIES))} or a callable, got {policy!r}")
+    return policy  # type: ignore[return-value]
+
+
 def select_convs(model: nn.Module, policy: Policy) -> list[str]:
     """Names of the convolutions that ``policy`` selects in ``model``."""
+    nn_module("model", model)
+    check_policy(policy)
     convs = dense_convs(model)
     if callable(policy):
         return [name for name, conv in convs if policy(name, conv)]
@@ -87,6 +97,4 @@ def select_convs(model: nn.Module, policy: Policy) -> list[str]:
     if policy == "except-stem":
         stem = convs[0][0] if convs else None
         return [name for name, conv in convs if _is_3x3_dense(conv) and name != stem]
-    if policy == "projection-1x1":
-        return _projection_1x1(model, convs)
-    raise ValueError(f"policy must be one of {', '.join(map(repr, POLICIES))} or a callable, got {policy!r}")
+    return _projection_1x1(model, convs)

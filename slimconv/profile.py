@@ -9,6 +9,7 @@ normalisation are not counted.
 from __future__ import annotations
 
 import copy
+import numbers
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .ops import SlimConv2d
+from .ops._validate import nn_module
 
 
 def _training_only_ids(model: nn.Module) -> set[int]:
@@ -31,24 +33,47 @@ def count_params(model: nn.Module) -> int:
     Buffers (BN statistics, fixed masks) are not parameters. FLGC's assignment logits and PEDConv's
     decoder are training-only and counted by ``count_training_only_params``.
     """
-    skip = _training_only_ids(model)
+    skip = _training_only_ids(nn_module("model", model))
     return sum(p.numel() for p in model.parameters() if id(p) not in skip)
 
 
 def count_training_only_params(model: nn.Module) -> int:
     """Trainable parameters that only training uses (dropped by ``deploy``)."""
-    skip = _training_only_ids(model)
+    skip = _training_only_ids(nn_module("model", model))
     return sum(p.numel() for p in model.parameters() if id(p) in skip)
 
 
 def batch_shape(input_size: Sequence[int], batch_size: int = 1) -> tuple[int, int, int, int]:
     """``(C, H, W)`` -> ``(batch_size, C, H, W)``; a 4-tuple is taken as it is."""
-    size = tuple(int(v) for v in input_size)
+    size = tuple(input_size) if isinstance(input_size, Sequence) and not isinstance(input_size, str) else ()
     if len(size) == 3:
         size = (batch_size, *size)
-    if len(size) != 4 or min(size) < 1:
-        raise ValueError(f"input_size must be (C, H, W) or (B, C, H, W) of positive ints, got {tuple(input_size)}")
-    return size  # type: ignore[return-value]
+    if len(size) != 4 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in size):
+        raise ValueError(f"input_size must be (C, H, W) or (B, C, H, W) of positive ints, got {input_size!r}")
+    return tuple(int(v) for v in size)  # type: ignore[return-value]
+
+
+def input_channels(model: nn.Module) -> int | None:
+    """Channels the model's first convolution (in registration order) takes; None without one."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, SlimConv2d)):
+            return module.in_channels
+    return None
+
+
+def checked_forward(model: nn.Module, x: torch.Tensor) -> object:
+    """``model(x)``; if it fails on an input whose channel count is not the one the model's first
+    convolution takes, a ValueError naming ``input_size`` (not torch's RuntimeError). Other failures
+    pass through as they are: they are the model's, not the input's."""
+    try:
+        return model(x)
+    except RuntimeError as error:
+        expected = input_channels(model)
+        if expected is None or expected == x.shape[1]:
+            raise
+        raise ValueError(
+            f"input_size has {x.shape[1]} channels but {type(model).__name__} takes {expected}: {tuple(x.shape)}"
+        ) from error
 
 
 @contextmanager
@@ -73,13 +98,13 @@ def _count_flops(model: nn.Module, shape: tuple[int, ...]) -> FlopCounterMode:
     device, dtype = _model_device_dtype(model)
     counter = FlopCounterMode(display=False)
     with _eval_mode(model), torch.no_grad(), counter:
-        model(torch.zeros(shape, device=device, dtype=dtype))
+        checked_forward(model, torch.zeros(shape, device=device, dtype=dtype))
     return counter
 
 
 def count_macs(model: nn.Module, input_size: Sequence[int]) -> int:
     """Conv + linear multiply-accumulates of one eval forward on ``input_size`` ((C,H,W) means batch 1)."""
-    return _count_flops(model, batch_shape(input_size)).get_total_flops() // 2
+    return _count_flops(nn_module("model", model), batch_shape(input_size)).get_total_flops() // 2
 
 
 @dataclass(frozen=True)
@@ -209,6 +234,7 @@ def profile(model: nn.Module, input_size: Sequence[int]) -> ModelProfile:
     (B,C,H,W)."""
     from .deploy import NothingToDeployWarning, deploy
 
+    nn_module("model", model)
     shape = batch_shape(input_size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NothingToDeployWarning)  # a dense model is its own deploy form

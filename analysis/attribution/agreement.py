@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from scipy.stats import spearmanr
 
-from .._validate import unit_interval
+from .._validate import instance_of, unit_interval
 from .base import AttributionMaps
 
 
@@ -25,6 +25,8 @@ def compare_attributions(
     first: AttributionMaps, second: AttributionMaps, *, top_share: float = 0.1
 ) -> AttributionAgreement:
     """Agreement of two attribution results for the same images (heatmaps ``B x H x W``)."""
+    instance_of("first", first, AttributionMaps)
+    instance_of("second", second, AttributionMaps)
     unit_interval("top_share", top_share, open_low=True)
     if first.heatmaps.shape != second.heatmaps.shape:
         raise ValueError(

@@ -15,7 +15,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .._running import Target, eval_mode, images_for, logits_of, resolve_targets
+from .._running import Target, eval_mode, images_for, logits_of, resolve_targets, run_model
 from ..hooks import hook_guard
 
 
@@ -50,7 +50,7 @@ class AttributionMethod(ABC):
         images = images_for(self.model, images)
         with hook_guard(self.model), eval_mode(self.model):
             with torch.no_grad():
-                logits = logits_of(self.model(images))
+                logits = logits_of(run_model(self.model, images))
             targets = resolve_targets(target, logits)
             raw = self._attribute(images, targets.to(images.device)).detach()
         raw = raw.to("cpu", torch.float32)

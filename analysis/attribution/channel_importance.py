@@ -19,8 +19,8 @@ import torch
 from captum.attr import LayerConductance, LayerFeatureAblation
 from torch import nn
 
-from .._running import Target, eval_mode, images_for, logits_of, resolve_targets
-from .._validate import choice, positive_int
+from .._running import Target, eval_mode, images_for, logits_of, resolve_targets, run_model
+from .._validate import choice, positive_int, text
 from ..hooks import hook_guard, resolve_layers
 
 
@@ -52,11 +52,12 @@ def channel_importance(
     positive_int("n_steps", n_steps)
     positive_int("internal_batch_size", internal_batch_size)
     positive_int("perturbations_per_eval", perturbations_per_eval)
+    text("layer_name", layer_name)
     layer = resolve_layers(model, [layer_name])[layer_name]
     images = images_for(model, images)
     with hook_guard(model), eval_mode(model):
         with torch.no_grad():
-            logits = logits_of(model(images))
+            logits = logits_of(run_model(model, images))
         targets = resolve_targets(target, logits)
         if method == "ablation":
             per_image = _ablation(model, layer, images, targets, perturbations_per_eval)

@@ -6,6 +6,7 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
+from .._validate import text
 from ..hooks import resolve_layers
 from .base import AttributionMethod
 
@@ -18,7 +19,7 @@ class GradCAM(AttributionMethod):
 
     def __init__(self, model: nn.Module, layer_name: str) -> None:
         super().__init__(model)
-        self.layer_name = layer_name
+        self.layer_name = text("layer_name", layer_name)
         self.layer = resolve_layers(model, [layer_name])[layer_name]
 
     def _attribute(self, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

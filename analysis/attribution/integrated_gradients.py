@@ -6,7 +6,7 @@ import torch
 from captum.attr import IntegratedGradients as _CaptumIntegratedGradients
 from torch import nn
 
-from .._validate import positive_int
+from .._validate import finite_number, positive_int
 from .base import AttributionMethod
 
 
@@ -23,9 +23,7 @@ class IntegratedGradients(AttributionMethod):
         super().__init__(model)
         self.n_steps = positive_int("n_steps", n_steps)
         self.internal_batch_size = positive_int("internal_batch_size", internal_batch_size)
-        if isinstance(baseline, bool) or not isinstance(baseline, (int, float)):
-            raise ValueError(f"baseline must be a number, got {baseline!r}")
-        self.baseline = float(baseline)
+        self.baseline = finite_number("baseline", baseline)
 
     def _attribute(self, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         images.requires_grad_(True)

@@ -6,7 +6,7 @@ import torch
 from captum.attr import Occlusion as _CaptumOcclusion
 from torch import nn
 
-from .._validate import positive_int
+from .._validate import finite_number, positive_int
 from .base import AttributionMethod
 
 
@@ -31,9 +31,7 @@ class Occlusion(AttributionMethod):
         self.window_px = positive_int("window_px", window_px)
         self.stride_px = positive_int("stride_px", stride_px)
         self.perturbations_per_eval = positive_int("perturbations_per_eval", perturbations_per_eval)
-        if isinstance(baseline, bool) or not isinstance(baseline, (int, float)):
-            raise ValueError(f"baseline must be a number, got {baseline!r}")
-        self.baseline = float(baseline)
+        self.baseline = finite_number("baseline", baseline)
 
     def _attribute(self, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         channels, height, width = images.shape[1:]

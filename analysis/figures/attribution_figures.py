@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .._validate import positive_int
+from .._validate import instance_of, positive_int, text
 from ..attribution.agreement import AttributionAgreement
 from ..attribution.base import AttributionMaps
 from ..importance_redundancy import ImportanceRedundancy
@@ -17,13 +17,31 @@ from ._style import HEAT_CMAP, as_numpy, colorbar, display_image, new_figure
 
 
 def _check_images(images: torch.Tensor, results: Sequence[AttributionMaps]) -> None:
-    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.numel() == 0:
         raise ValueError("images must be the displayable B x C x H x W batch that was attributed")
     for result in results:
         if result.heatmaps.shape[0] != images.shape[0] or result.heatmaps.shape[1:] != images.shape[2:]:
             raise ValueError(
                 f"{result.method} heatmaps {tuple(result.heatmaps.shape)} do not match images {tuple(images.shape)}"
             )
+
+
+def _two_names(names: object) -> bool:
+    return (
+        isinstance(names, Sequence)
+        and not isinstance(names, str)
+        and len(names) == 2
+        and all(isinstance(name, str) for name in names)
+    )
+
+
+def _check_class_names(class_names: Sequence[str], results: Sequence[AttributionMaps]) -> None:
+    """Every target class shown needs a name."""
+    if isinstance(class_names, str) or not isinstance(class_names, Sequence):
+        raise ValueError(f"class_names must be a sequence of class names, got {class_names!r}")
+    needed = max(int(result.targets.max()) for result in results) + 1
+    if len(class_names) < needed:
+        raise ValueError(f"class_names has {len(class_names)} names, the targets need at least {needed}")
 
 
 def _overlay(ax, image: torch.Tensor, heatmap: torch.Tensor, title: str):
@@ -58,9 +76,15 @@ def attribution_overlay_figure(
     ``images``: the attributed batch in displayable form (``B x 3 x H x W``; min-max scaled if not in
     [0, 1]). Each heatmap is scaled to its own maximum (signed ones in red/blue)."""
     positive_int("max_images", max_images)
+    if isinstance(results, AttributionMaps) or not isinstance(results, Sequence):
+        raise ValueError(f"results must be a list of AttributionMaps, got {type(results).__name__}")
     if not results:
         raise ValueError("results is empty: pass at least one AttributionMaps")
+    for position, result in enumerate(results):
+        instance_of(f"results[{position}]", result, AttributionMaps)
     _check_images(images, results)
+    if class_names is not None:
+        _check_class_names(class_names, results)
     rows = min(max_images, images.shape[0])
     figure = new_figure(2.6 * (len(results) + 1) + 0.8, 2.7 * rows + 0.5)
     axes = figure.subplots(rows, len(results) + 1, squeeze=False)
@@ -89,7 +113,15 @@ def attribution_comparison_figure(
 ) -> Figure:
     """Two models' heatmaps of one method side by side, per image, with their agreement if given."""
     positive_int("max_images", max_images)
+    instance_of("first", first, AttributionMaps)
+    instance_of("second", second, AttributionMaps)
     _check_images(images, [first, second])
+    if not _two_names(model_names):
+        raise ValueError(f"model_names must be two strings (first, second), got {model_names!r}")
+    if agreement is not None:
+        instance_of("agreement", agreement, AttributionAgreement)
+        if agreement.top_overlap.numel() != images.shape[0]:
+            raise ValueError(f"agreement is for {agreement.top_overlap.numel()} images, images has {images.shape[0]}")
     rows = min(max_images, images.shape[0])
     figure = new_figure(9.0, 2.8 * rows + 0.5)
     axes = figure.subplots(rows, 3, squeeze=False)
@@ -119,6 +151,8 @@ def _number(value: float, spec: str = ".3g") -> str:
 def importance_redundancy_figure(result: ImportanceRedundancy, *, layer_name: str = "") -> Figure:
     """One point per channel: its redundancy (best |similarity| to another channel) against its
     importance to the class score, with Spearman's rho."""
+    instance_of("result", result, ImportanceRedundancy)
+    text("layer_name", layer_name)
     figure = new_figure(6.5, 5.0)
     axes = figure.subplots()
     redundant = result.redundant.numpy()

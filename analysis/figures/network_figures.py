@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from .._validate import instance_of, text
 from ..cka import CKAMap
 from ..report import RedundancyReport
 from ._style import as_numpy, colorbar, layer_tick_labels, new_figure
@@ -14,7 +15,8 @@ def redundancy_profile_figure(report: RedundancyReport, *, model_name: str = "")
     """Scores of every layer, in forward order: shares of alike pairs and of rebuildable channels
     (top), and the effective rank, participation ratio and cluster count as shares of the channel
     count (bottom; the dotted line is the rank the data allow)."""
-    count = len(report.layer_names)
+    count = len(instance_of("report", report, RedundancyReport).layer_names)
+    text("model_name", model_name)
     if count == 0:
         raise ValueError("the report has no layer")
     positions = np.arange(count)
@@ -85,7 +87,9 @@ def redundancy_profile_figure(report: RedundancyReport, *, model_name: str = "")
 
 def cka_figure(cka: CKAMap, *, model_a_name: str = "model A", model_b_name: str = "model B") -> Figure:
     """Linear CKA between every layer of model A (rows) and of model B (columns)."""
-    rows, columns = cka.matrix.shape
+    rows, columns = instance_of("cka", cka, CKAMap).matrix.shape
+    text("model_a_name", model_a_name)
+    text("model_b_name", model_b_name)
     figure = new_figure(min(14.0, max(5.0, 0.22 * columns + 3.5)), min(14.0, max(4.5, 0.22 * rows + 2.5)))
     axes = figure.subplots()
     shown = axes.imshow(

@@ -9,7 +9,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-from .._validate import positive_int
+from .._validate import index, instance_of, positive_int, text
 from ..flgc_view import FLGCInspection, FLGCSwitches
 from ..pedconv_view import PEDConvInspection
 from ..spconv_view import SPConvInspection, SplitScore, SplitWhatIf
@@ -40,19 +40,16 @@ def _channel_strip(axes, representative: torch.Tensor, channels: int, label: str
     axes.set_xlabel("input channel")
 
 
-def _check_image(index: int, batch: int) -> None:
-    if not 0 <= index < batch:
-        raise ValueError(f"image_index must be in [0, {batch - 1}], got {index}")
-
-
 def spconv_figure(
     inspection: SPConvInspection, *, image_index: int = 0, max_channels: int = 8, layer_name: str = ""
 ) -> Figure:
     """SPConv on one image: which input channels are representative and which redundant, the fusion
     weights ``beta`` / ``gamma`` of every output channel, and both branch outputs with the fused
     output for the first ``max_channels`` output channels."""
+    instance_of("inspection", inspection, SPConvInspection)
     positive_int("max_channels", max_channels)
-    _check_image(image_index, inspection.beta.shape[0])
+    index("image_index", image_index, inspection.beta.shape[0])
+    text("layer_name", layer_name)
     channels = len(inspection.representative_channels) + len(inspection.redundant_channels)
     outputs = inspection.beta.shape[1]
     shown_channels = min(max_channels, outputs)
@@ -107,6 +104,8 @@ def split_what_if_figure(what_if: SplitWhatIf, *, layer_name: str = "") -> Figur
     """A dense layer's input split the paper's way (first channels) and by similarity (cluster
     medoids): which channels each keeps, and how well each split's representatives rebuild the
     redundant channels (R^2, sorted), with the share of input variance each keeps."""
+    instance_of("what_if", what_if, SplitWhatIf)
+    text("layer_name", layer_name)
     splits: list[SplitScore] = [what_if.positional, what_if.by_similarity]
     channels = len(splits[0].representative_channels) + len(splits[0].redundant_channels)
     figure = new_figure(10.0, 6.0)
@@ -146,7 +145,8 @@ def split_what_if_figure(what_if: SplitWhatIf, *, layer_name: str = "") -> Figur
 def flgc_groups_figure(inspection: FLGCInspection, *, layer_name: str = "") -> Figure:
     """A FLGC layer's assignment matrices, group sizes, and the mask with channels and filters sorted
     by group (blocks on the diagonal), with dead filters, unused channels and the costs."""
-    groups = inspection.groups
+    groups = instance_of("inspection", inspection, FLGCInspection).groups
+    text("layer_name", layer_name)
     figure = new_figure(13.0, 8.0)
     mosaic = figure.subplot_mosaic(
         [["channels", "filters", "sizes"], ["mask", "mask", "sizes"]], height_ratios=[1, 1.4]
@@ -201,6 +201,9 @@ def flgc_groups_figure(inspection: FLGCInspection, *, layer_name: str = "") -> F
 
 def flgc_switches_figure(switches: FLGCSwitches, *, before_name: str = "before", after_name: str = "after") -> Figure:
     """Group transitions of channels and filters between two checkpoints (off-diagonal = switched)."""
+    instance_of("switches", switches, FLGCSwitches)
+    text("before_name", before_name)
+    text("after_name", after_name)
     figure = new_figure(11.0, 5.0)
     axes = figure.subplots(1, 2)
     for ax, counts, switched, what in (
@@ -235,7 +238,9 @@ def pedconv_figure(inspection: PEDConvInspection, *, image_index: int = 0, layer
     """PEDConv factors for one image with their spread over the images (error bars: std):
     ``gamma`` per filter, ``phi`` per input channel, ``psi`` over the ``k x k`` window; one row per
     rank term (at most 4)."""
-    _check_image(image_index, inspection.gamma.shape[0])
+    instance_of("inspection", inspection, PEDConvInspection)
+    index("image_index", image_index, inspection.gamma.shape[0])
+    text("layer_name", layer_name)
     ranks = min(4, inspection.rank)
     figure = new_figure(13.0, 3.2 * ranks + 0.6)
     axes = figure.subplots(ranks, 3, squeeze=False, width_ratios=[2, 2, 1])

@@ -10,7 +10,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .._validate import positive_int
+from .._validate import channel_rows, indices, instance_of, positive_int, text
 from ..clustering import ChannelClusters
 from ..ghost_pairs import GhostPairs
 from ..similarity import ChannelSimilarity
@@ -34,7 +34,10 @@ def similarity_heatmap_figure(
 ) -> Figure:
     """``C x C`` channel similarity as a heatmap; with ``clusters``, channels in cluster order and each
     cluster of 2 or more outlined. Over several images, a second panel shows the spread (std)."""
-    channels = similarity.channels
+    channels = instance_of("similarity", similarity, ChannelSimilarity).channels
+    text("layer_name", layer_name)
+    if clusters is not None:
+        instance_of("clusters", clusters, ChannelClusters)
     order = clusters.order if clusters is not None else torch.arange(channels)
     if clusters is not None and clusters.order.numel() != channels:
         raise ValueError(f"clusters cover {clusters.order.numel()} channels, the similarity {channels}")
@@ -80,11 +83,12 @@ def feature_map_grid_figure(
     """Up to ``max_maps`` feature maps of one image (``C x H x W``) drawn as ONE tiled image, each map
     scaled to its own range; ``channels`` picks and orders them (e.g. ``clusters.order``)."""
     positive_int("max_maps", max_maps)
+    text("layer_name", layer_name)
     if not isinstance(maps, torch.Tensor) or maps.dim() != 3:
         raise ValueError("maps must be one image's C x H x W feature maps (index the batch first)")
-    selected = torch.as_tensor(channels if channels is not None else range(maps.shape[0])).long()[:max_maps]
-    if bool(((selected < 0) | (selected >= maps.shape[0])).any()):
-        raise ValueError(f"channels must be in [0, {maps.shape[0] - 1}]")
+    channel_rows("maps", maps)
+    selected = torch.arange(maps.shape[0]) if channels is None else indices("channels", channels, maps.shape[0])
+    selected = selected[:max_maps]
     count = selected.numel()
     columns = max(1, math.ceil(math.sqrt(count * maps.shape[1] / maps.shape[2])))
     columns = min(count, max(columns, 1))
@@ -121,6 +125,7 @@ def feature_map_grid_figure(
 def ghost_pairs_figure(pairs: GhostPairs, *, max_pairs: int = 6) -> Figure:
     """For each of the most alike pairs: the source map, the target map and its affine and depthwise
     rebuilds from the source (one image), each row on one colour scale, R^2 in the titles."""
+    instance_of("pairs", pairs, GhostPairs)
     positive_int("max_pairs", max_pairs)
     count = min(max_pairs, pairs.source_channels.numel())
     figure = new_figure(10.0, 2.3 * count + 0.6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from matplotlib.figure import Figure
 
+from .._validate import indices, instance_of, text
 from ..filters import FilterCorrelation, FilterSpectrum, PrimaryRebuild
 from ..linearconv_view import LinearConvInspection
 from ._style import SIMILARITY_CMAP, as_numpy, colorbar, new_figure
@@ -14,8 +15,9 @@ def filter_correlation_figure(
     correlation: FilterCorrelation, *, order: torch.Tensor | None = None, layer_name: str = ""
 ) -> Figure:
     """``N x N`` Pearson correlation of a layer's flattened filters (optionally reordered)."""
-    count = correlation.matrix.shape[0]
-    order = torch.arange(count) if order is None else torch.as_tensor(order).long()
+    count = instance_of("correlation", correlation, FilterCorrelation).matrix.shape[0]
+    order = torch.arange(count) if order is None else indices("order", order, count)
+    text("layer_name", layer_name)
     figure = new_figure(6.0, 5.2)
     axes = figure.subplots()
     shown = axes.imshow(
@@ -36,6 +38,8 @@ def filter_correlation_figure(
 
 def spectrum_figure(spectrum: FilterSpectrum, *, layer_name: str = "") -> Figure:
     """Singular values of the flattened filters (log scale) and the cumulative energy they hold."""
+    instance_of("spectrum", spectrum, FilterSpectrum)
+    text("layer_name", layer_name)
     values = as_numpy(spectrum.singular_values)
     positions = range(1, len(values) + 1)
     figure = new_figure(9.0, 3.8)
@@ -61,6 +65,8 @@ def spectrum_figure(spectrum: FilterSpectrum, *, layer_name: str = "") -> Figure
 def primaries_figure(rebuild: PrimaryRebuild, *, layer_name: str = "") -> Figure:
     """How well the filters are rebuilt from the first ``P`` primaries (mean and worst filter), and
     the parameters of a LinearConv with ``P`` primaries against the dense layer."""
+    instance_of("rebuild", rebuild, PrimaryRebuild)
+    text("layer_name", layer_name)
     r2 = rebuild.r2_by_primaries
     count = r2.shape[0]
     primaries = torch.arange(count + 1)
@@ -102,6 +108,8 @@ def primaries_figure(rebuild: PrimaryRebuild, *, layer_name: str = "") -> Figure
 def linearconv_figure(inspection: LinearConvInspection, *, layer_name: str = "") -> Figure:
     """A LinearConv layer: correlation of its primaries, the coefficient matrix, and the correlation
     of the composed weight."""
+    instance_of("inspection", inspection, LinearConvInspection)
+    text("layer_name", layer_name)
     figure = new_figure(14.0, 4.6)
     axes = figure.subplots(1, 3)
     primary = axes[0].imshow(

@@ -10,6 +10,7 @@ from torch import nn
 from torchvision.models import WeightsEnum
 
 from ..convert import convert
+from ..ops._validate import boolean, positive_int
 from ..policies import Policy
 from ..state_files import load_state_dict_strictly, read_state_dict
 from .mobilenetv2_cifar import mobilenetv2_cifar
@@ -24,6 +25,7 @@ _CIFAR_MODELS: dict[str, Callable[..., nn.Module]] = {
 
 def list_models(*, include_torchvision: bool = True) -> list[str]:
     """The CIFAR zoo's names, then torchvision's classification models (``include_torchvision``)."""
+    boolean("include_torchvision", include_torchvision)
     names = list(_CIFAR_MODELS)
     if include_torchvision:
         names += [n for n in torchvision_classification_models() if n not in _CIFAR_MODELS]
@@ -48,8 +50,13 @@ def create_model(
     is applied after loading, so converted layers inherit the dense weights where they can.
     ``policy`` and ``options`` go to ``convert`` (default policy: the operator paper's placement).
     """
-    if in_chans < 1 or (num_classes is not None and num_classes < 1):
-        raise ValueError(f"in_chans and num_classes must be >= 1, got {in_chans} and {num_classes}")
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a model name (a string), got {name!r}; see slimconv.list_models()")
+    positive_int("in_chans", in_chans)
+    if num_classes is not None:
+        positive_int("num_classes", num_classes)
+    if weights is not None and not isinstance(weights, (str, Path, WeightsEnum)):
+        raise ValueError(f"weights must be None, a torchvision weights name or enum, or a file path, got {weights!r}")
     if name in _CIFAR_MODELS:
         model = _CIFAR_MODELS[name](in_chans=in_chans, num_classes=num_classes or 10)
         if weights is not None:

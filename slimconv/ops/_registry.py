@@ -12,8 +12,12 @@ _T = TypeVar("_T", bound=type[SlimConv2d])
 
 def register_op(name: str):
     """Class decorator: make an operator available under ``name`` to ``create_conv``/``convert``."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"operator name must be a non-empty string, got {name!r}")
 
     def decorate(cls: _T) -> _T:
+        if not (isinstance(cls, type) and issubclass(cls, SlimConv2d)):
+            raise ValueError(f"register_op({name!r}) decorates SlimConv2d subclasses, got {cls!r}")
         if name in _OPS:
             raise ValueError(f"operator {name!r} is registered twice")
         cls.op_name = name
@@ -30,10 +34,9 @@ def list_ops() -> list[str]:
 
 def get_op(name: str) -> type[SlimConv2d]:
     """The operator class registered under ``name``."""
-    try:
+    if isinstance(name, str) and name in _OPS:  # an unhashable name would make the lookup a TypeError
         return _OPS[name]
-    except KeyError:
-        raise ValueError(f"unknown operator {name!r}; choose one of {', '.join(list_ops())}") from None
+    raise ValueError(f"unknown operator {name!r}; choose one of {', '.join(list_ops())}")
 
 
 def create_conv(

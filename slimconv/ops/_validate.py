@@ -1,13 +1,36 @@
-"""Argument checks shared by the operators: each raises ValueError naming the argument and range."""
+"""Argument checks shared by the operators and slimconv's public functions: each raises ValueError
+naming the argument and what is allowed."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+
+from torch import nn
 
 
 def positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def non_negative_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def positive_number(name: str, value: object) -> float:
+    """A finite number > 0 (NaN and infinity are refused: a time limit of either never ends)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value and math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def nn_module(name: str, value: object) -> nn.Module:
+    if not isinstance(value, nn.Module):
+        raise ValueError(f"{name} must be a torch.nn.Module, got {type(value).__name__}")
     return value
 
 

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from ._base import SlimConv2d
 from ._grouped_deploy import GroupLayout, GroupwiseConv2d, PaddedGroupConv2d, choose_form
 from ._registry import register_op
-from ._validate import boolean, choice, positive_int
+from ._validate import boolean, choice, nn_module, positive_int
 
 __all__ = ["FLGConv2d", "GroupSizes", "GroupwiseConv2d", "PaddedGroupConv2d", "flgc_balance_loss"]
 
@@ -184,7 +184,7 @@ def flgc_balance_loss(model: nn.Module) -> Tensor:
     Differentiable with respect to the assignment logits; balanced groups make the deploy form cheap.
     """
     terms = []
-    for layer in model.modules():
+    for layer in nn_module("model", model).modules():
         if isinstance(layer, FLGConv2d):
             for logits in (layer.channel_logits, layer.filter_logits):
                 target = logits.shape[0] / layer.groups

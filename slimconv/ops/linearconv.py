@@ -32,7 +32,7 @@ from torch import nn
 
 from ._base import SlimConv2d
 from ._registry import register_op
-from ._validate import boolean, choice, divides, fraction, positive_int
+from ._validate import boolean, choice, divides, fraction, nn_module, positive_int
 
 __all__ = [
     "SPARSITY_UPDATE_EVERY",
@@ -287,7 +287,7 @@ def _threshold(magnitude: torch.Tensor, sparsity: float) -> torch.Tensor:
 
 
 def _linearconv_layers(model: nn.Module) -> list[LinearConv2d]:
-    return [m for m in model.modules() if isinstance(m, LinearConv2d)]
+    return [m for m in nn_module("model", model).modules() if isinstance(m, LinearConv2d)]
 
 
 def _zero(model: nn.Module) -> torch.Tensor:
@@ -318,8 +318,9 @@ def linearconv_correlation_loss(model: nn.Module) -> torch.Tensor:
     scalar tensor on the model's device; 0 when the model has no LinearConv layer. The paper adds
     ``0.01 x`` this to the task loss on every 10th step.
     """
+    layers = _linearconv_layers(model)
     total = _zero(model)
-    for layer in _linearconv_layers(model):
+    for layer in layers:
         total = total + _correlation_penalty(layer.primary_weight)
     return total
 
@@ -330,8 +331,9 @@ def linearconv_sparsity_loss(model: nn.Module) -> torch.Tensor:
     Applied to the unmasked ``A`` so that masked coefficients keep shrinking too. Returns a
     scalar tensor on the model's device; 0 when the model has no sparse LinearConv layer.
     """
+    layers = _linearconv_layers(model)
     total = _zero(model)
-    for layer in _linearconv_layers(model):
+    for layer in layers:
         if layer.variant == "sparse":
             total = total + layer.coefficient_matrix.abs().sum()
     return total
@@ -342,6 +344,7 @@ def linearconv_update_sparsity_masks(model: nn.Module, step_size: float = 0.5) -
 
     The trainer calls it every :data:`SPARSITY_UPDATE_EVERY` optimiser steps.
     """
+    fraction("step_size", step_size)  # checked even when the model has no sparse layer
     layers = [layer for layer in _linearconv_layers(model) if layer.variant == "sparse"]
     for layer in layers:
         layer.update_sparsity_mask(step_size)

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from ._base import SlimConv2d
 from ._dynamic_conv import dynamic_conv2d
 from ._registry import register_op
-from ._validate import boolean, positive_int
+from ._validate import boolean, nn_module, positive_int
 
 __all__ = ["INFOMAX_LOSS_WEIGHT", "PEDAttention", "PEDConv2d", "pedconv_auxiliary_loss"]
 
@@ -248,9 +248,8 @@ def pedconv_auxiliary_loss(model: nn.Module) -> Tensor:
 
         loss = task_loss + INFOMAX_LOSS_WEIGHT * pedconv_auxiliary_loss(model)   # weight 0.001
     """
-    losses = [
-        m._infomax_loss for m in model.modules() if isinstance(m, PEDConv2d) and m._infomax_loss is not None
-    ]
+    layers = nn_module("model", model).modules()
+    losses = [m._infomax_loss for m in layers if isinstance(m, PEDConv2d) and m._infomax_loss is not None]
     if losses:
         return torch.stack(losses).sum()
     reference = next(model.parameters(), None)

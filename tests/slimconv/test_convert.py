@@ -98,7 +98,7 @@ def test_bad_policy_option_and_empty_selection_raise():
         slimconv.convert(model, "magicconv")
     with pytest.raises(ValueError, match="replaced nothing"):
         slimconv.convert(model, "flgc")  # a ResNet has no inverted-residual projection
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="'alpah' is not an option of 'spconv'; its options are alpha, gwc_groups"):
         slimconv.convert(model, "spconv", alpah=0.5)
 
 
