@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from slimconv import SlimconvError
 
 from ._image_modes import to_grey_or_rgb
+from ._validate import positive_int
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
 DEFAULT_MAX_SIDE = 2048
@@ -53,14 +54,6 @@ class ImageLoadError(SlimconvError, ValueError):
     The message names the file, says what is wrong and what to do."""
 
 
-def _check_limit(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return value
-
-
 def _read_source(source: str | Path | bytes | BinaryIO, max_bytes: int) -> tuple[bytes, str]:
     """The file's bytes (at most ``max_bytes + 1`` read from a stream) and its name for messages."""
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -74,12 +67,13 @@ def _read_source(source: str | Path | bytes | BinaryIO, max_bytes: int) -> tuple
             raise _too_many_bytes(path.name, size, max_bytes)
         return path.read_bytes(), path.name
     if not callable(getattr(source, "read", None)):
-        raise TypeError(f"expected a path, bytes, a binary file object or a PIL image, got {type(source).__name__}")
+        raise ValueError("source must be a path, bytes, a binary file object or a PIL image, "
+                         f"got {type(source).__name__}")
     label = Path(str(getattr(source, "name", "the uploaded image"))).name
     in_memory = callable(getattr(source, "getvalue", None))  # an upload (BytesIO): all of it, from its start
     data = source.getvalue() if in_memory else source.read(max_bytes + 1)
     if not isinstance(data, (bytes, bytearray)):
-        raise TypeError(f"{label} must be opened in binary mode ('rb'), it gave {type(data).__name__}")
+        raise ValueError(f"{label} must be opened in binary mode ('rb'), it gave {type(data).__name__}")
     if not in_memory and len(data) > max_bytes:  # read one byte past the limit: its full size is unknown
         raise ImageLoadError(f"{label} is over the limit of {max_bytes:,} bytes and was not decoded; {_MAKE_SMALLER}")
     return bytes(data), label
@@ -186,11 +180,11 @@ def load_image(
 
     Files of more than ``max_bytes`` bytes, and images that would decode to more than ``max_pixels``
     pixels, are refused before decoding. Raises ``ImageLoadError`` (a ``ValueError``) naming the file
-    and saying what is wrong with it; ``TypeError``/``ValueError`` for bad arguments.
+    and saying what is wrong with it; ``ValueError`` naming the argument for bad arguments.
     """
-    max_side = _check_limit("max_side", max_side)
-    max_bytes = _check_limit("max_bytes", max_bytes)
-    max_pixels = _check_limit("max_pixels", max_pixels)
+    max_side = positive_int("max_side", max_side)
+    max_bytes = positive_int("max_bytes", max_bytes)
+    max_pixels = positive_int("max_pixels", max_pixels)
     notes: list[str] = []
     if isinstance(source, Image.Image):
         label = "the image"

@@ -4,9 +4,14 @@ naming the argument and what is allowed."""
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeVar
 
 from torch import nn
+
+T = TypeVar("T")
 
 
 def positive_int(name: str, value: object) -> int:
@@ -28,10 +33,29 @@ def positive_number(name: str, value: object) -> float:
     return float(value)
 
 
+def finite_number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def nn_module(name: str, value: object) -> nn.Module:
     if not isinstance(value, nn.Module):
         raise ValueError(f"{name} must be a torch.nn.Module, got {type(value).__name__}")
     return value
+
+
+def instance_of(name: str, value: object, kind: type[T]) -> T:
+    if not isinstance(value, kind):
+        raise ValueError(f"{name} must be of type {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def file_path(name: str, value: object) -> Path:
+    """A ``str`` or path object (``pathlib.Path``); anything else would fail deep inside ``open``."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise ValueError(f"{name} must be a path (str or pathlib.Path), got {type(value).__name__}")
+    return Path(value)
 
 
 def boolean(name: str, value: object) -> bool:

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..ops._validate import file_path
+
 
 def write_atomically(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync, ``os.replace``.
@@ -14,7 +16,9 @@ def write_atomically(path: str | Path, data: bytes) -> Path:
     (the temporary file may remain; it is named ``.<name>.*.tmp`` and ignored by readers). The folder
     is created when missing and fsynced after the rename where the OS allows it.
     """
-    path = Path(path)
+    path = file_path("path", path)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValueError(f"data must be bytes, got {type(data).__name__} (encode text first)")
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

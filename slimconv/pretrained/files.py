@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import CheckpointError
+from ..ops._validate import file_path, instance_of
 from .atomic import write_atomically
 from .meta import CheckpointMeta
 
@@ -92,8 +93,20 @@ def save_checkpoint(path: str | Path, model: nn.Module | Mapping[str, Tensor], m
     ``training`` (optimizer, scheduler, RNG states, ...) makes the file resumable; it must hold only
     tensors, dicts, lists, tuples, str, numbers, bool and None, like everything else in the file.
     """
-    state_dict = model.state_dict() if isinstance(model, nn.Module) else model
-    return write_atomically(path, checkpoint_bytes(state_dict, meta, training))
+    path = file_path("path", path)
+    instance_of("meta", meta, CheckpointMeta)
+    if training is not None and not isinstance(training, Mapping):
+        raise ValueError(f"training must be a mapping or None, got {type(training).__name__}")
+    return write_atomically(path, checkpoint_bytes(_state_dict_of(model), meta, training))
+
+
+def _state_dict_of(model: object) -> Mapping[str, Tensor]:
+    if isinstance(model, nn.Module):
+        return model.state_dict()
+    if isinstance(model, Mapping) and all(isinstance(key, str) and isinstance(value, Tensor)
+                                          for key, value in model.items()):
+        return model
+    raise ValueError(f"model must be a torch.nn.Module or a state dict (names to tensors), got {type(model).__name__}")
 
 
 def _read_source(source: CheckpointSource) -> tuple[bytes, str]:
@@ -242,6 +255,7 @@ def export_safetensors(path_in: CheckpointSource, path_out: str | Path) -> Path:
     """
     from safetensors.torch import save as save_safetensors
 
+    path_out = file_path("path_out", path_out)
     contents = read_checkpoint(path_in)
     tensors = {name: tensor.detach().contiguous().clone() for name, tensor in contents.state_dict.items()}
     metadata = {"format": CHECKPOINT_FORMAT, "format_version": str(FORMAT_VERSION),

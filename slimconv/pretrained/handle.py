@@ -13,6 +13,7 @@ from torch import nn
 
 from ..errors import CheckpointError, WeightsUnavailableError
 from ..models import create_model
+from ..ops._validate import file_path, instance_of, positive_int
 from ..state_files import load_state_dict_strictly
 from .files import CheckpointSource, read_checkpoint
 from .meta import CheckpointMeta
@@ -40,8 +41,7 @@ class Pretrained:
     @torch.no_grad()
     def predict(self, image: Image.Image, top_k: int = 5) -> list[tuple[str, float]]:
         """The ``top_k`` most probable classes of ``image`` with their softmax probabilities, best first."""
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        positive_int("top_k", top_k)
         parameter = next(self.model.parameters())
         batch = self.preprocess(image).to(device=parameter.device, dtype=parameter.dtype)
         probabilities = self.model(batch).softmax(dim=1)[0]
@@ -51,6 +51,7 @@ class Pretrained:
 
 def build_model(meta: CheckpointMeta, source: str) -> nn.Module:
     """The untrained network that ``meta`` describes, built with ``create_model``."""
+    instance_of("meta", meta, CheckpointMeta)
     try:
         return create_model(meta.model, op=meta.op, policy=meta.policy, in_chans=meta.in_chans,
                             num_classes=meta.num_classes, **meta.options)
@@ -85,7 +86,7 @@ def _bundled_folder() -> Traversable:
 
 def list_pretrained(folder: str | Path | None = None) -> list[str]:
     """Names of the bundled checkpoints (``slimconv/models/pretrained/*.pt``), or of those in ``folder``."""
-    root: Traversable = _bundled_folder() if folder is None else Path(folder)
+    root: Traversable = _bundled_folder() if folder is None else file_path("folder", folder)
     if not root.is_dir():
         return []
     return sorted(entry.name[: -len(PRETRAINED_SUFFIX)] for entry in root.iterdir()

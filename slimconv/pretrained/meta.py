@@ -14,6 +14,7 @@ from torch import nn
 from ..deploy import deploy
 from ..errors import CheckpointError
 from ..ops import SlimConv2d
+from ..ops._validate import instance_of
 from ..profile import count_macs, count_params
 from .preprocess import InputSpec
 
@@ -64,6 +65,7 @@ class CheckpointMeta:
     train_config: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        instance_of("input", self.input, InputSpec)
         if len(self.classes) != self.num_classes:
             raise ValueError(f"{len(self.classes)} class names for num_classes={self.num_classes}")
         for name in ("options", "metrics", "train_config"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +10,8 @@ import torch
 import torchvision.transforms.functional as TF
 from PIL import Image, ImageOps
 from torch import Tensor
+
+from ..ops._validate import finite_number, non_negative_int, positive_int, positive_number
 
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
 _UNBOUNDED_MODES = frozenset({"I", "F"})
@@ -33,6 +35,19 @@ def _flatten_alpha(image: Image.Image) -> Image.Image:
     return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
 
 
+def _input_channels(in_chans: object) -> int:
+    if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans not in (1, 3):
+        raise ValueError(f"in_chans must be 1 or 3, got {in_chans!r}")
+    return in_chans
+
+
+def _per_channel(name: str, values: object, in_chans: int, number: Callable[[str, object], float]) -> tuple[float, ...]:
+    """One number per input channel, each checked by ``number``; returned as a tuple of floats."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) != in_chans:
+        raise ValueError(f"{name} must be a sequence of {in_chans} number(s), one per input channel, got {values!r}")
+    return tuple(number(f"{name}[{index}]", value) for index, value in enumerate(values))
+
+
 def convert_mode(image: Image.Image, in_chans: int) -> Image.Image:
     """Convert a PIL image of any mode to ``"L"`` (``in_chans`` 1) or ``"RGB"`` (``in_chans`` 3).
 
@@ -40,8 +55,7 @@ def convert_mode(image: Image.Image, in_chans: int) -> Image.Image:
     images keep their full range; ``"I"``/``"F"`` images are min-max stretched to 0..255; CMYK,
     YCbCr, LAB, HSV and 1-bit images go through PIL's own conversion.
     """
-    if in_chans not in (1, 3):
-        raise ValueError(f"images can feed models with 1 or 3 input channels, not in_chans={in_chans}")
+    _input_channels(in_chans)
     if not isinstance(image, Image.Image):
         raise ValueError(f"expected a PIL image, got {type(image).__name__}")
     if image.mode in _SIXTEEN_BIT_MODES or image.mode in _UNBOUNDED_MODES:
@@ -72,13 +86,14 @@ class InputSpec:
     std: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        if self.in_chans not in (1, 3):
-            raise ValueError(f"in_chans must be 1 or 3, got {self.in_chans}")
-        if not (1 <= self.crop <= self.resize) or self.pad < 0:
-            raise ValueError(f"need 1 <= crop <= resize and pad >= 0, got resize={self.resize}, crop={self.crop}, "
-                             f"pad={self.pad}")
-        if len(self.mean) != self.in_chans or len(self.std) != self.in_chans or min(self.std) <= 0:
-            raise ValueError(f"mean and std need {self.in_chans} values each (std > 0), got {self.mean}, {self.std}")
+        _input_channels(self.in_chans)
+        positive_int("resize", self.resize)
+        if positive_int("crop", self.crop) > self.resize:
+            raise ValueError(f"crop must be <= resize={self.resize}, got {self.crop}")
+        non_negative_int("pad", self.pad)
+        # stored as tuples of floats, so that specs given lists or integers (metadata) compare equal and hash
+        object.__setattr__(self, "mean", _per_channel("mean", self.mean, self.in_chans, finite_number))
+        object.__setattr__(self, "std", _per_channel("std", self.std, self.in_chans, positive_number))
 
     @property
     def input_size(self) -> tuple[int, int, int]:
@@ -111,6 +126,6 @@ class InputSpec:
     @classmethod
     def from_values(cls, in_chans: int, resize: int, crop: int, pad: int,
                     mean: Sequence[float], std: Sequence[float]) -> InputSpec:
-        """Build from plain numbers and sequences (as stored in a checkpoint's metadata)."""
-        return cls(int(in_chans), int(resize), int(crop), int(pad),
-                   tuple(float(v) for v in mean), tuple(float(v) for v in std))
+        """Build from plain numbers and lists (as stored in a checkpoint's metadata); nothing is coerced,
+        so a value of the wrong type raises ``ValueError`` naming its field, as the constructor does."""
+        return cls(in_chans, resize, crop, pad, mean, std)
