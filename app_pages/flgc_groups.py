@@ -29,7 +29,10 @@ if not flgc_layers:
     offer_trained("flgc")
     st.stop()
 
-layer = st.selectbox("FLGC layer", flgc_layers, key="flgc_layer")
+# Open on a layer with at least one input channel per group: a stem with fewer (1 channel, 4 groups) can
+# only give filters of the other groups nothing to see, so it shows dead filters and little else.
+first = next((i for i, name in enumerate(flgc_layers) if modules[name].in_channels >= modules[name].groups), 0)
+layer = st.selectbox("FLGC layer", flgc_layers, index=first, key="flgc_layer")
 with lab.user_errors(f"inspect FLGC layer {layer}"):
     inspection = analysis.inspect_flgc(modules[layer])
 groups = inspection.groups
