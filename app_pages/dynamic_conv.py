@@ -10,6 +10,8 @@ from lab.computed import pedconv_inspection
 from lab.trained_offer import offer_trained
 from slimconv import PEDConv2d
 
+FLAT_FACTORS = 1e-4  # a spread below this (on sigmoid outputs) is no perturbation at all
+
 st.title("Dynamic convolution (PEDConv)")
 st.markdown(
     "**What you are looking at:** PEDConv keeps one shared weight per layer and perturbs it for each input: "
@@ -36,6 +38,11 @@ layer = layer_column.selectbox("PEDConv layer", pedconv_layers, key="pedconv_lay
 shown = image_column.selectbox("Image", range(len(images)), format_func=image_names.__getitem__, key="pedconv_image")
 with lab.user_errors(f"inspect PEDConv layer {layer}"):
     inspection = pedconv_inspection(model, images, layer)
+factors = (inspection.gamma, inspection.phi, inspection.psi)
+if all(float(f.max() - f.min()) < FLAT_FACTORS for f in factors):
+    st.info(f"Every factor of {layer} has the same value ({float(inspection.gamma.flatten()[0]):.2f}) for every "
+            "filter, channel, kernel position and image: this layer perturbs nothing. That is how a PEDConv layer "
+            "starts (e.g. one converted on the fly); a trained one adapts its factors to the image.")
 lab.show_figure("pedconv factors", pedconv_figure, inspection, image_index=shown, layer_name=layer)
 lab.show_table(pd.DataFrame(inspection.gamma[shown].T.numpy()).add_prefix("gamma, rank term ").rename_axis("filter")
               .reset_index(),
