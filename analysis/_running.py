@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from slimconv.profile import input_channels
+from slimconv.profile import checked_forward
 
 from ._validate import feature_maps, nn_module
 
@@ -47,16 +47,8 @@ def images_for(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 
 def run_model(model: nn.Module, images: torch.Tensor) -> object:
-    """``model(images)``; if it fails on images whose channel count is not the one the model's first
-    convolution takes, a ValueError naming ``images`` (not torch's RuntimeError). Other failures pass
-    through as they are: they are the model's, not the images'."""
-    try:
-        return model(images)
-    except RuntimeError as error:
-        expected = input_channels(model)
-        if expected is None or expected == images.shape[1]:
-            raise
-        raise ValueError(f"images have {images.shape[1]} channels but the model takes {expected}") from error
+    """``model(images)``; images of the wrong channel count raise a ValueError naming ``images``."""
+    return checked_forward(model, images, argument="images")
 
 
 def logits_of(output: object) -> torch.Tensor:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Callable
 
 import torch
-from torch import nn
 
-T = TypeVar("T")
+# The checks that are not about tensors are slimconv's own, so both packages word them alike.
+from slimconv.ops._validate import boolean, choice, finite_number, instance_of, nn_module, positive_int
+
+__all__ = ["boolean", "channel_rows", "choice", "conv_weight", "feature_maps", "finite_number", "index", "indices",
+           "instance_of", "nn_module", "numeric", "odd_positive_int", "optional_callable", "positive_int",
+           "shape_of", "square_matrix", "text", "unit_interval"]
 
 
 def numeric(name: str, values: torch.Tensor) -> torch.Tensor:
@@ -69,11 +71,6 @@ def unit_interval(name: str, value: float, *, open_low: bool = False) -> float:
     return float(value)
 
 
-def positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
-
 
 def odd_positive_int(name: str, value: object) -> int:
     value = positive_int(name, value)
@@ -81,11 +78,6 @@ def odd_positive_int(name: str, value: object) -> int:
         raise ValueError(f"{name} must be odd (a centred filter), got {value}")
     return value
 
-
-def choice(name: str, value: object, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return value  # type: ignore[return-value]
 
 
 def index(name: str, value: object, size: int) -> int:
@@ -95,16 +87,6 @@ def index(name: str, value: object, size: int) -> int:
     return value
 
 
-def finite_number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def boolean(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def text(name: str, value: object) -> str:
@@ -113,17 +95,6 @@ def text(name: str, value: object) -> str:
     return value
 
 
-def nn_module(name: str, value: object) -> nn.Module:
-    if not isinstance(value, nn.Module):
-        raise ValueError(f"{name} must be a torch.nn.Module, got {type(value).__name__}")
-    return value
-
-
-def instance_of(name: str, value: object, kind: type[T]) -> T:
-    """Results passed back in (a similarity, an inspection) must be of the type the function reads."""
-    if not isinstance(value, kind):
-        raise ValueError(f"{name} must be of type {kind.__name__}, got {type(value).__name__}")
-    return value
 
 
 def optional_callable(name: str, value: object) -> Callable | None:

@@ -7,7 +7,7 @@ import analysis
 import lab
 from analysis.figures import filter_correlation_figure, linearconv_figure, primaries_figure, spectrum_figure
 from lab.bounds import MAX_HEATMAP_FILTERS, shown_of
-from lab.trained_offer import offer_trained, trained_with
+from lab.trained_offer import offer_trained
 from slimconv import LinearConv2d
 
 st.title("Filters")
@@ -69,7 +69,6 @@ with table_column:
         "singular value": spectrum.singular_values.tolist(),
         "cumulative energy": spectrum.cumulative_energy.tolist(),
     }), "singular spectrum")
-if trained_with("linearconv"):
-    st.caption("To see what a trained LinearConv layer learned (its primaries, the coefficients of its secondaries "
-               "and its correlation regulariser), open the zoo's LinearConv model and pick one of its 3x3 layers.")
-    offer_trained("linearconv")
+offer_trained("linearconv", intro="To see what a trained LinearConv layer learned (its primaries, the coefficients "
+              "of its secondaries and its correlation regulariser), open the zoo's LinearConv model and pick one "
+              "of its 3x3 layers.")

@@ -40,8 +40,12 @@ def _open(name: str) -> None:
     st.session_state["convert_op"] = NO_CONVERSION
 
 
-def offer_trained(op: str) -> None:
-    """One button per bundled checkpoint trained with ``op`` (nothing when the zoo has none)."""
-    for name in trained_with(op):
+def offer_trained(op: str, intro: str | None = None) -> None:
+    """One button per bundled checkpoint trained with ``op``, after the caption ``intro`` (nothing at all
+    when the zoo has none)."""
+    names = trained_with(op)
+    if names and intro:
+        st.caption(intro)
+    for name in names:
         st.button(f"Open the trained model {name}", key=f"offer_{name}", on_click=_open, args=(name,),
                   icon=":material/model_training:")

@@ -61,18 +61,19 @@ def input_channels(model: nn.Module) -> int | None:
     return None
 
 
-def checked_forward(model: nn.Module, x: torch.Tensor) -> object:
+def checked_forward(model: nn.Module, x: torch.Tensor, argument: str = "input_size") -> object:
     """``model(x)``; if it fails on an input whose channel count is not the one the model's first
-    convolution takes, a ValueError naming ``input_size`` (not torch's RuntimeError). Other failures
-    pass through as they are: they are the model's, not the input's."""
+    convolution takes, a ValueError naming ``argument``, the caller's name for the input (not torch's
+    RuntimeError). Other failures pass through as they are: they are the model's, not the input's."""
     try:
         return model(x)
     except RuntimeError as error:
         expected = input_channels(model)
         if expected is None or expected == x.shape[1]:
             raise
+        verb = "have" if argument.endswith("s") else "has"  # "images have", "input_size has"
         raise ValueError(
-            f"input_size has {x.shape[1]} channels but {type(model).__name__} takes {expected}: {tuple(x.shape)}"
+            f"{argument} {verb} {x.shape[1]} channels but {type(model).__name__} takes {expected}: {tuple(x.shape)}"
         ) from error
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 
@@ -50,3 +51,19 @@ def rejects(argument: str, call: Callable, *args, **kwargs) -> ValueError:
     with pytest.raises(ValueError, match=re.escape(argument)) as caught:
         call(*args, **kwargs)
     return caught.value
+
+
+def check_coverage(public: set[str], covered: dict[str, tuple], exempt: dict[str, str]) -> None:
+    """Every public name is covered by argument tests or exempt (never both), and neither registry
+    names something no longer public."""
+    missing = sorted(public - set(covered) - set(exempt))
+    assert not missing, f"public names without argument tests: {missing}; add them to COVERED or EXEMPT"
+    assert not sorted((set(covered) | set(exempt)) - public), "COVERED/EXEMPT name something no longer public"
+    assert not set(covered) & set(exempt)
+
+
+def check_tests_exist(references: tuple[str, ...]) -> None:
+    """Each ``"module::test"`` reference names a test function that exists."""
+    for reference in references:
+        module_name, _, test_name = reference.partition("::")
+        assert callable(getattr(importlib.import_module(module_name), test_name, None)), f"{reference} is gone"

@@ -7,14 +7,13 @@ tests are named in ``COVERED`` (or it is listed in ``EXEMPT`` with the reason).
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 import analysis
 import analysis.attribution
 import analysis.figures
 
+from .._arguments import check_coverage, check_tests_exist
 from .test_arguments_figures import BUILDERS as ONE_RESULT_BUILDERS
 
 PUBLIC = set(analysis.__all__) | set(analysis.attribution.__all__) | set(analysis.figures.__all__)
@@ -230,14 +229,9 @@ EXEMPT: dict[str, str] = {
 
 
 def test_every_public_name_is_covered_or_exempt():
-    missing = sorted(PUBLIC - set(COVERED) - set(EXEMPT))
-    assert not missing, f"public names without argument tests: {missing}; add them to COVERED or EXEMPT"
-    assert not sorted((set(COVERED) | set(EXEMPT)) - PUBLIC), "COVERED/EXEMPT name something no longer public"
-    assert not set(COVERED) & set(EXEMPT)
+    check_coverage(PUBLIC, COVERED, EXEMPT)
 
 
 @pytest.mark.parametrize("name", sorted(COVERED))
 def test_the_named_argument_tests_exist(name):
-    for reference in COVERED[name]:
-        module_name, _, test_name = reference.partition("::")
-        assert callable(getattr(importlib.import_module(module_name), test_name, None)), f"{reference} is gone"
+    check_tests_exist(COVERED[name])
