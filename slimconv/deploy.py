@@ -7,6 +7,7 @@ import warnings
 
 from torch import nn
 
+from ._host_norm import fold_host_batch_norms
 from .ops._validate import boolean, nn_module
 
 
@@ -30,7 +31,9 @@ def deploy(model: nn.Module, *, inplace: bool = False) -> nn.Module:
     """Return ``model`` in eval mode with every layer that defines ``fuse()`` replaced by its result.
 
     The result computes the same function as ``model.eval()`` (within float32 rounding) at the cost of
-    the deploy forms. A copy is changed unless ``inplace``. A model with no such layer is returned
+    the deploy forms. A BatchNorm fed only by a deploy form that can absorb it (SPConv's, e.g. a
+    bottleneck's ``bn2``) is folded into that layer and replaced by ``nn.Identity``; see
+    ``slimconv._host_norm``. A copy is changed unless ``inplace``. A model with no such layer is returned
     in eval mode, with a warning, since nothing was deployed.
     """
     nn_module("model", model)
@@ -40,8 +43,11 @@ def deploy(model: nn.Module, *, inplace: bool = False) -> nn.Module:
         return fuse().eval()
     if not inplace:
         model = copy.deepcopy(model)
+    model.eval()
     if _fuse_children(model) == 0:
         warnings.warn(
             f"deploy: {type(model).__name__} has no layer with a deploy form", NothingToDeployWarning, stacklevel=2
         )
-    return model.eval()
+    else:
+        fold_host_batch_norms(model)
+    return model

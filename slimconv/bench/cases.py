@@ -6,8 +6,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
+from ..convert import convert
 from ..deploy import deploy
 from ..models import create_model
 from ..ops import create_conv
@@ -28,7 +30,10 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Candidates timed together, interleaved, against ``candidates[0]`` (the baseline)."""
+    """Candidates timed together, interleaved, against ``candidates[0]`` (the baseline).
+
+    A candidate of form ``"bound"`` is the dense model with the layers an operator replaces made
+    free: the fastest any operator at that placement could make the model (Amdahl's limit)."""
 
     name: str
     input_shape: tuple[int, int, int, int]
@@ -91,8 +96,13 @@ def model_comparison(
     in_chans: int = 3,
     batch_size: int = 1,
     forms: Sequence[str] = FORMS,
+    free_bound: bool = False,
 ) -> Comparison:
-    """The dense model against each operator's converted model, in each of ``forms``."""
+    """The dense model against each operator's converted model, in each of ``forms``.
+
+    ``free_bound``: also time the dense model with the first operator's replaced layers free
+    (form ``"bound"``), the limit of any speed-up at that placement.
+    """
     candidates = [
         Candidate(
             f"{model_name} dense",
@@ -117,5 +127,49 @@ def model_comparison(
                     {"model": model_name, "op": op, "options": text, "policy": policy or "paper"},
                 )
             )
+    if free_bound and ops:
+        op, options = ops[0]
+
+        def build_bound() -> nn.Module:
+            dense = create_model(model_name, in_chans=in_chans).eval()
+            _, report = convert(dense, op, policy=policy, return_report=True, **options)
+            for layer in report.replaced:
+                dense.set_submodule(layer.name, FreeLayer(dense.get_submodule(layer.name)))
+            return dense
+
+        candidates.append(
+            Candidate(
+                f"{model_name} dense, {op}'s layers free",
+                build_bound,
+                "bound",
+                {"model": model_name, "op": "conv2d", "policy": policy or "paper"},
+            )
+        )
     name = f"{model_name} {size}x{size} b{batch_size}"
     return Comparison(name, (batch_size, in_chans, size, size), tuple(candidates))
+
+
+class FreeLayer(nn.Module):
+    """Stands in for a convolution at no cost: returns one cached zero tensor of the conv's output shape.
+
+    Zeros, not uninitialised memory: garbage could hold NaNs or denormals that slow the layers
+    after it. The tensor is shared between calls; the models benchmarked only read it.
+    """
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.out_channels = conv.out_channels
+        self.geometry = (conv.kernel_size, conv.stride, conv.padding, conv.dilation)
+        self._output: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.geometry
+        height = (x.shape[2] + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        width = (x.shape[3] + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        shape = (x.shape[0], self.out_channels, height, width)
+        cached = self._output
+        if cached is None or cached.shape != shape or cached.dtype != x.dtype or cached.device != x.device:
+            channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+            layout = torch.channels_last if channels_last else torch.contiguous_format
+            self._output = torch.zeros(shape, dtype=x.dtype, device=x.device).contiguous(memory_format=layout)
+        return self._output

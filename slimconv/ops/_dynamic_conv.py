@@ -98,7 +98,10 @@ def _scaled_padded(x: Tensor, phi_r: Tensor, padding: int, out: Tensor | None = 
     """``x * phi_r``, zero padded, channels-last: ``B x (H + 2p) x (W + 2p) x C``."""
     batch, c, height, width = x.shape
     if out is None:
-        out = x.new_zeros(batch, height + 2 * padding, width + 2 * padding, c)
+        out = x.new_empty(batch, height + 2 * padding, width + 2 * padding, c)
+        if padding:  # only the border: the interior is written below (zeroing it all cost 4% of a call)
+            for border in (out[:, :padding], out[:, -padding:], out[:, :, :padding], out[:, :, -padding:]):
+                border.zero_()
     torch.mul(x.permute(0, 2, 3, 1), phi_r[:, None, None, :],
               out=out[:, padding : padding + height, padding : padding + width])
     return out

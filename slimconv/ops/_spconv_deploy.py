@@ -34,8 +34,11 @@ def average_pool(x: torch.Tensor, stride: int) -> torch.Tensor:
 
 def fold_batch_norm(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     """Eval-mode ``bn(z) = scale * z + shift`` per channel; returns ``(scale, shift)``, each ``N``."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return scale, bn.bias - bn.running_mean * scale
+    scale = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:  # affine=False: weight 1, bias 0
+        scale = bn.weight * scale
+    shift = -bn.running_mean * scale
+    return scale, shift if bn.bias is None else shift + bn.bias
 
 
 def accumulate_pointwise(out: torch.Tensor, weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -106,6 +109,8 @@ class SPConv2dDeploy(nn.Module):
         self.pwc_weight = parameter(pwc_weight)  # N x Cr
         self.redundant_weight = parameter(redundant_weight)  # N x (C - Cr)
         self.redundant_bias = parameter(redundant_bias)  # N
+        # 1 / scale of an absorbed output affine map, per channel (see absorb_output_affine)
+        self.register_buffer("gate_scale", None)
 
     def extra_repr(self) -> str:
         redundant = 0 if self.redundant_weight is None else self.redundant_weight.shape[1]
@@ -114,6 +119,26 @@ class SPConv2dDeploy(nn.Module):
             f"out_channels={self.out_channels}, kernel_size={self.gwc_weight.shape[-1]}, stride={self.stride}, "
             f"gwc_groups={self.gwc_groups}"
         )
+
+    @torch.no_grad()
+    def absorb_output_affine(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
+        """Fold ``z = scale * y + shift`` (per output channel: an eval BatchNorm after this layer) in.
+
+        Both branches become ``scale U + shift``; ``beta + gamma = 1`` keeps ``z = beta U3' +
+        gamma U1'``. The gate sees ``GAP(U1') - GAP(U3') = scale (GAP(U1) - GAP(U3))``, so it is
+        multiplied by ``1 / scale`` first; where ``scale = 0`` both branches equal ``shift`` and
+        any gate gives ``z``, so the factor there is 0.
+        """
+        self.gwc_weight.mul_(scale[:, None, None, None])
+        self.representative_bias.mul_(scale).add_(shift)
+        if self.pwc_weight is not None:
+            self.pwc_weight.mul_(scale[:, None])
+        if self.redundant_weight is None:
+            return
+        self.redundant_weight.mul_(scale[:, None])
+        self.redundant_bias.mul_(scale).add_(shift)
+        inverse = torch.where(scale != 0, 1 / scale, torch.zeros_like(scale))
+        self.gate_scale = inverse if self.gate_scale is None else self.gate_scale * inverse
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``B x C x H x W`` -> ``B x N x H' x W'``."""
@@ -127,5 +152,8 @@ class SPConv2dDeploy(nn.Module):
             return u3
         u1 = torch.empty_like(u3).copy_(self.redundant_bias[:, None, None])  # in U3's memory layout
         u1 = accumulate_pointwise(u1, self.redundant_weight, pooled[:, cr:])
-        gamma = torch.sigmoid(u1.mean((2, 3), keepdim=True) - u3.mean((2, 3), keepdim=True))
+        difference = u1.mean((2, 3), keepdim=True) - u3.mean((2, 3), keepdim=True)
+        if self.gate_scale is not None:
+            difference = difference * self.gate_scale[:, None, None]
+        gamma = torch.sigmoid(difference)
         return u3.lerp_(u1, gamma)

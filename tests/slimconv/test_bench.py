@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from slimconv import count_macs
 from slimconv.bench import (
     BenchSetup,
     Candidate,
@@ -22,6 +23,7 @@ from slimconv.bench import (
     run_targets,
 )
 from slimconv.bench.__main__ import main
+from slimconv.bench.cases import FreeLayer
 from slimconv.op_spec import parse_op
 
 FAST = BenchSetup(rounds=2, min_block_time_s=0.001, warmup=1)
@@ -50,6 +52,24 @@ def test_model_comparison_on_a_small_zoo_model():
     rows = run_comparison(comparison, FAST)
     assert [r.form for r in rows] == ["dense", "train", "deploy"]
     assert rows[1].macs < rows[0].macs and rows[2].macs <= rows[1].macs
+
+
+def test_free_bound_makes_the_replaced_layers_free():
+    comparison = model_comparison("resnet20", [("spconv", {})], size=16, forms=("deploy",), free_bound=True)
+    bound = comparison.candidates[-1]
+    assert bound.form == "bound" and bound.label == "resnet20 dense, spconv's layers free"
+    model = bound.build()
+    free = [m for m in model.modules() if isinstance(m, FreeLayer)]
+    assert len(free) == 18  # the 18 3x3 convs of the paper's placement
+    with torch.no_grad():
+        out = free[0](torch.randn(2, 16, 9, 9))
+    assert out.shape == (2, 16, 9, 9) and not out.any()
+    assert count_macs(model, (3, 16, 16)) < count_macs(comparison.candidates[0].build(), (3, 16, 16)) / 5
+    target = Target(comparison, "resnet20 spconv() deploy", "resnet20 dense", 100.0, bound=bound.label)
+    _, (result,) = run_targets([target], FAST)
+    # (no speed assertion: timings of a unit test prove nothing; the value is reported)
+    assert math.isfinite(result.bound_value) and result.bound_value > 0
+    assert f"replaced layers free {result.bound_value:.3f}" in str(result)
 
 
 def test_progress_is_reported_to_the_end():
