@@ -9,6 +9,7 @@ import torch
 import torchvision
 from PIL import Image
 
+from slimconv import count_params, deploy
 from slimconv.models import create_model
 from slimconv.pretrained import CheckpointMeta, InputSpec, load_checkpoint, save_checkpoint
 from slimconv.train import zoo_table
@@ -38,10 +39,13 @@ def test_zoo_table_comes_from_the_checkpoints_metadata(tmp_path: Path) -> None:
     rows = [line for line in text.splitlines() if line.startswith("| resnet20")]
     assert len(rows) == 2
     cells = [cell.strip() for cell in rows[0].strip("|").split("|")]
-    assert cells[:9] == ["resnet20_fmnist", "fashion-mnist", "resnet20", "dense", "-", "30", "92.34", "272,186",
-                         "10.13"]
-    assert float(cells[9]) > 0  # latency measured, in ms
+    assert cells[:10] == ["resnet20_fmnist", "fashion-mnist", "resnet20", "dense", "-", "30", "92.34", "272,186",
+                          "272,186", "10.13"]
+    assert float(cells[10]) > 0  # latency measured, in ms
     assert "| spconv (alpha=0.5) | except-stem | 30 | 91.01 |" in rows[1]
+    spconv = [cell.strip() for cell in rows[1].strip("|").split("|")]
+    spconv_model = load_checkpoint(folder / "resnet20_spconv_fmnist.pt").model
+    assert spconv[8] == f"{count_params(deploy(spconv_model)):,}" != spconv[7]  # BNs folded: fewer parameters
     assert zoo_table.main([str(dense), "--out", str(out), "--no-latency"]) == 0
     text = out.read_text()
     assert "CPU latency was not measured" in text
