@@ -24,8 +24,8 @@ from ..deploy import deploy
 from ..errors import SlimconvError
 from ..hardware import cpu_name
 from ..latency import measure_latency
-from ..profile import count_params
 from ..pretrained import load_checkpoint, save_checkpoint, write_atomically
+from ..profile import count_params
 
 DEFAULT_FOLDER = Path(models.__file__).parent / "pretrained"
 DEFAULT_OUT = Path("docs/zoo.md")
