@@ -94,9 +94,9 @@ def format_table(rows: Sequence[ZooRow], *, threads: int, latency: bool) -> str:
     for row in rows:
         accuracy = "-" if row.test_accuracy is None else f"{100 * row.test_accuracy:.2f}"
         latency_ms = "-" if row.latency_ms is None else f"{row.latency_ms:.2f}"
-        lines.append(f"| {row.name} | {row.dataset} | {row.model} | {row.operator} | {row.policy} | "
-                     f"{row.epochs if row.epochs is not None else '-'} | {accuracy} | {row.params:,} | {row.deployed_params:,} | "
-                     f"{row.macs / 1e6:.2f} | {latency_ms} |")
+        epochs = row.epochs if row.epochs is not None else "-"
+        lines.append(f"| {row.name} | {row.dataset} | {row.model} | {row.operator} | {row.policy} | {epochs} | "
+                     f"{accuracy} | {row.params:,} | {row.deployed_params:,} | {row.macs / 1e6:.2f} | {latency_ms} |")
     if not rows:
         lines.append("| (no checkpoints yet) | | | | | | | | | | |")
     return "\n".join(lines) + "\n"
