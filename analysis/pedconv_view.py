@@ -14,8 +14,9 @@ from torch import nn
 from slimconv.ops.pedconv import PEDConv2d
 
 from ._layer_input import on_layer_input
-from ._validate import feature_maps, instance_of, text
-from .hooks import resolve_layers
+from ._running import eval_mode, images_for, run_model
+from ._validate import feature_maps, instance_of, nn_module, text
+from .hooks import layer_hooks, resolve_layers
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,30 @@ def inspect_pedconv_in_model(model: nn.Module, layer_name: str, images: torch.Te
     layer = resolve_layers(model, [text("layer_name", layer_name)])[layer_name]
     instance_of(f"layer {layer_name!r}", layer, PEDConv2d)
     return on_layer_input(model, layer_name, images, lambda layer_input: inspect_pedconv(layer, layer_input))
+
+
+def pedconv_image_dependence(model: nn.Module, images: torch.Tensor) -> dict[str, float]:
+    """How much each PEDConv layer of ``model`` adapts to the image: ``{layer name: spread}``.
+
+    The spread is the mean, over every factor of the layer (gamma, phi and psi of every rank
+    term), of its standard deviation over ``images`` (``B x 3 x H x W``); 0 for one image. One
+    forward pass in eval mode. A trained model may adapt in a few layers only, and those are the
+    ones worth looking at. Raises ``ValueError`` if ``model`` has no PEDConv layer.
+    """
+    nn_module("model", model)
+    names = [name for name, module in model.named_modules() if isinstance(module, PEDConv2d)]
+    if not names:
+        raise ValueError(f"model has no PEDConv layer ({type(model).__name__})")
+    layers = dict(model.named_modules())
+    spread: dict[str, float] = {}
+
+    def measure(name: str, layer_input: torch.Tensor) -> None:
+        if name in spread:
+            raise ValueError(f"layer {name!r} ran twice in one forward pass: inspect layers that run once")
+        found = inspect_pedconv(layers[name], layer_input)
+        stds = (found.gamma_std_over_images, found.phi_std_over_images, found.psi_std_over_images)
+        spread[name] = float(torch.cat([t.flatten() for t in stds]).mean())
+
+    with eval_mode(model), layer_hooks(model, names, measure, of="input"), torch.no_grad():
+        run_model(model, images_for(model, images))
+    return {name: spread[name] for name in names if name in spread}

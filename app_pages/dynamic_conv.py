@@ -6,11 +6,12 @@ import streamlit as st
 import analysis
 import lab
 from analysis.figures import pedconv_figure
-from lab.computed import pedconv_inspection
+from lab.computed import pedconv_dependence, pedconv_inspection
 from lab.trained_offer import offer_trained
 from slimconv import PEDConv2d
 
 FLAT_FACTORS = 1e-4  # a spread below this (on sigmoid outputs) is no perturbation at all
+BARELY_ADAPTS = 5e-3  # a layer whose factors vary less than this over the images is nearly static
 
 st.title("Dynamic convolution (PEDConv)")
 st.markdown(
@@ -33,8 +34,13 @@ if not pedconv_layers:
     st.stop()
 
 image_names = [item.name for item in images]
+dependence = pedconv_dependence(model, images)
+# Open on the layer that adapts most: in a trained model only a few layers do.
+most = max(pedconv_layers, key=lambda name: dependence.get(name, 0.0))
+first_view = most if dependence.get(most, 0.0) > FLAT_FACTORS else pedconv_layers[0]
 layer_column, image_column = st.columns(2)
-layer = layer_column.selectbox("PEDConv layer", pedconv_layers, key="pedconv_layer")
+layer = layer_column.selectbox("PEDConv layer", pedconv_layers, index=pedconv_layers.index(first_view),
+                               key="pedconv_layer")
 shown = image_column.selectbox("Image", range(len(images)), format_func=image_names.__getitem__, key="pedconv_image")
 with lab.user_errors(f"inspect PEDConv layer {layer}"):
     inspection = pedconv_inspection(model, images, layer)
@@ -44,6 +50,15 @@ if all(float(f.max() - f.min()) < FLAT_FACTORS for f in factors):
             "filter, channel, kernel position and image: this layer perturbs nothing. That is how a PEDConv layer "
             "starts (e.g. one converted on the fly); a trained one adapts its factors to the image.")
 lab.show_figure("pedconv factors", pedconv_figure, inspection, image_index=shown, layer_name=layer)
+if len(images) > 1 and first_view == most:
+    quiet = sum(value < BARELY_ADAPTS for value in dependence.values())
+    st.caption(f"**How much each layer adapts** (mean standard deviation of its factors over the {len(images)} "
+               f"images): {most} the most ({dependence[most]:.3f}); the page opens on it. {quiet} of "
+               f"{len(dependence)} PEDConv layers vary by less than {BARELY_ADAPTS}: there the dynamic part "
+               "hardly depends on the image, and a static convolution would do nearly the same.")
+    with st.expander("Adaptation of every PEDConv layer"):
+        lab.show_table(pd.DataFrame({"layer": list(dependence), "mean std of the factors over images":
+                                     list(dependence.values())}), "adaptation of every PEDConv layer")
 lab.show_table(pd.DataFrame(inspection.gamma[shown].T.numpy()).add_prefix("gamma, rank term ").rename_axis("filter")
               .reset_index(),
               f"gamma per filter for {image_names[shown]}")

@@ -66,6 +66,18 @@ def pedconv_inspection(model: LoadedModel, images: Sequence[ImageItem], layer: s
     return _layer_inspection(model.key, image_keys(images), layer, "pedconv", model, images)
 
 
+@st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Measuring how much each PEDConv layer adapts ...")
+def _pedconv_dependence(model_key: str, keys: tuple[str, ...], _model: LoadedModel,
+                        _images: Sequence[ImageItem]) -> dict[str, float]:
+    return run_models("measuring the PEDConv layers", lambda loaded: analysis.pedconv_image_dependence(
+        loaded.model, model_batch(loaded, list(_images))), _model)
+
+
+def pedconv_dependence(model: LoadedModel, images: Sequence[ImageItem]) -> dict[str, float]:
+    """``{PEDConv layer: mean spread of its factors over images}`` (see analysis.pedconv_image_dependence)."""
+    return _pedconv_dependence(model.key, image_keys(images), model, images)
+
+
 @st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Measuring the redundancy of every layer ...")
 def _report(model_key: str, keys: tuple[str, ...], metric: str, threshold: float,
             _model: LoadedModel, _images: Sequence[ImageItem]) -> analysis.RedundancyReport:

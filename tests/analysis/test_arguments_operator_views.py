@@ -153,3 +153,29 @@ def test_inspect_pedconv_rejects_other_layers_and_inputs(layer, layer_input, cha
     rejects("layer", analysis.inspect_pedconv, layer, torch.randn(1, 8, 4, 4))
     rejects("layer_input", analysis.inspect_pedconv, pedconv, layer_input)
     rejects("layer_input has", analysis.inspect_pedconv, pedconv, torch.randn(1, channels, 4, 4))
+
+
+def test_image_dependence_finds_the_layer_that_adapts():
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), slimconv.create_conv("pedconv", 8, 8, 3), slimconv.create_conv("pedconv", 8, 8, 3)
+    ).eval()
+    flat = analysis.pedconv_image_dependence(model, images(3, 6))
+    assert list(flat) == ["1", "2"] and max(flat.values()) < 1e-4  # fresh layers: factors near sigmoid(0)
+    generator = torch.Generator().manual_seed(0)
+    hidden, _, logits = model[2].generator
+    with torch.no_grad():  # make layer "2"'s generator respond to its input (bias 1: the ReLU passes)
+        hidden.weight.copy_(torch.randn(hidden.weight.shape, generator=generator))
+        hidden.bias.fill_(1.0)
+        logits.weight.copy_(torch.randn(logits.weight.shape, generator=generator))
+    distinct = images(3, 6) + torch.tensor([-2.0, 0.0, 2.0]).view(3, 1, 1, 1)  # dark, mid, bright
+    spread = analysis.pedconv_image_dependence(model, distinct)
+    assert spread["2"] > 1e-2 > 1e-4 > spread["1"]
+    assert max(analysis.pedconv_image_dependence(model, images(1, 6)).values()) == 0.0  # one image: no spread
+
+
+@ARGUMENT_SETTINGS
+@given(model=NOT_MODULES, batch=bad_tensors(dims=(3, 4)))
+def test_image_dependence_rejects_bad_models_and_images(model, batch):
+    rejects("model", analysis.pedconv_image_dependence, model, images(1, 4))
+    rejects("no PEDConv layer", analysis.pedconv_image_dependence, nn.Sequential(nn.Conv2d(3, 8, 3)), images(1, 4))
+    rejects("images", analysis.pedconv_image_dependence, model_with("pedconv"), batch)

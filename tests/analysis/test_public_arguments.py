@@ -164,6 +164,10 @@ COVERED: dict[str, tuple[str, ...]] = {
     ),
     "inspect_pedconv": PEDCONV,
     "inspect_pedconv_in_model": PEDCONV,
+    "pedconv_image_dependence": (
+        f"{VIEWS}::test_image_dependence_finds_the_layer_that_adapts",
+        f"{VIEWS}::test_image_dependence_rejects_bad_models_and_images",
+    ),
     "group_structure": (
         f"{VIEWS}::test_group_structure_of_random_labels",
         f"{VIEWS}::test_group_structure_rejects_bad_labels_and_group_counts",

@@ -32,3 +32,20 @@ def test_pages_offer_only_what_the_zoo_has(four_model_zoo):
     assert _offers(run_app("app_pages/flgc_groups.py")) == []  # no FLGC checkpoint in this zoo
     filters = run_app("app_pages/filters.py")
     assert _offers(filters) == ["Open the trained model resnet20-linearconv-fashion"]
+
+
+def test_dynamic_conv_page_opens_on_the_layer_that_adapts_most(monkeypatch):
+    # The real bundled PEDConv model: most of its layers hardly depend on the image.
+    monkeypatch.delenv(PRETRAINED_DIR_VARIABLE, raising=False)
+    app = run_app()
+    app.sidebar.selectbox(key="zoo_name").set_value("resnet20-fashion-pedconv").run()
+    app.switch_page("app_pages/dynamic_conv.py").run()
+    assert_clean(app)
+    model = app.session_state["zoo_name"]
+    assert model == "resnet20-fashion-pedconv"
+    caption = next(c.value for c in app.caption if c.value.startswith("**How much each layer adapts**"))
+    shown = app.selectbox(key="pedconv_layer").value
+    assert f"images): {shown} the most" in caption
+    table = next(frame.value for frame in app.dataframe if "layer" in frame.value.columns)
+    assert table.iloc[:, 1].idxmax() == list(table["layer"]).index(shown)
+    assert table.iloc[:, 1].max() > 10 * table.iloc[:, 1].median()  # a few layers adapt, most barely do
