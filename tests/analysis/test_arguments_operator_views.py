@@ -156,9 +156,7 @@ def test_inspect_pedconv_rejects_other_layers_and_inputs(layer, layer_input, cha
 
 
 def test_image_dependence_finds_the_layer_that_adapts():
-    model = nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), slimconv.create_conv("pedconv", 8, 8, 3), slimconv.create_conv("pedconv", 8, 8, 3)
-    ).eval()
+    model = model_with("pedconv").append(slimconv.create_conv("pedconv", 8, 8, 3)).eval()
     flat = analysis.pedconv_image_dependence(model, images(3, 6))
     assert list(flat) == ["1", "2"] and max(flat.values()) < 1e-4  # fresh layers: factors near sigmoid(0)
     generator = torch.Generator().manual_seed(0)
