@@ -20,7 +20,7 @@ declare -A RECIPE=(
   [resnet20-fashion-dense]="--epochs 15 --no-amp"
   [resnet20-fashion-ghost]="--epochs 8 --op ghost"
   [resnet20-fashion-linearconv]="--epochs 8 --op linearconv"
-  [resnet20-fashion-flgc]="--epochs 8 --op flgc:groups=4 --policy 3x3"
+  [resnet20-fashion-flgc]="--epochs 8 --op flgc:groups=4 --policy except-stem"
   [resnet20-fashion-spconv-half]="--epochs 5 --op spconv:alpha=0.5"
   [resnet20-fashion-spconv-quarter]="--epochs 5 --op spconv:alpha=0.25"
   [resnet20-fashion-pedconv]="--epochs 10 --op pedconv --no-amp"
