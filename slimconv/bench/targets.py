@@ -28,11 +28,17 @@ class Target:
     bound: str | None = None  # a "bound" candidate: its ratio to the baseline is the reachable limit
 
 
+#: A latency whose interquartile range exceeds this share of its median is flagged as noisy: the
+#: machine was busy, and a verdict on it should be rerun before it is believed.
+NOISY_IQR_SHARE = 0.25
+
+
 @dataclass(frozen=True)
 class TargetResult:
     target: Target
     value: float
     bound_value: float | None = None
+    noisy: tuple[str, ...] = ()  # labels of the compared rows whose IQR exceeds NOISY_IQR_SHARE of the median
 
     @property
     def met(self) -> bool:
@@ -44,6 +50,8 @@ class TargetResult:
         notes = [t.note] if t.note else []
         if self.bound_value is not None:
             notes.append(f"time limit with the replaced layers free {self.bound_value:.3f}")
+        if self.noisy:
+            notes.append(f"NOISY: IQR over {NOISY_IQR_SHARE:.0%} of the median for {', '.join(self.noisy)}; rerun")
         note = f"  ({'; '.join(notes)})" if notes else ""
         ratio = f"{t.candidate} / {t.baseline} {t.metric} = {self.value:.3f}"
         return f"{t.comparison.name}: {ratio} (target <= {t.limit}) {verdict}{note}"
@@ -153,6 +161,14 @@ def _value(target: Target, rows: list[BenchRow], candidate_label: str | None = N
     return candidate.median_ms / baseline.median_ms
 
 
+def _noisy(target: Target, rows: list[BenchRow]) -> tuple[str, ...]:
+    if target.metric != "latency":
+        return ()
+    by_label = {row.label: row for row in rows}
+    compared = [by_label[label] for label in (target.candidate, target.baseline)]
+    return tuple(row.label for row in compared if row.iqr_ms > NOISY_IQR_SHARE * row.median_ms)
+
+
 def run_targets(
     targets: list[Target], setup: BenchSetup, progress: Progress | None = None
 ) -> tuple[list[BenchRow], list[TargetResult]]:
@@ -167,5 +183,5 @@ def run_targets(
             measured[key] = run_comparison(target.comparison, mode_setup, progress)
             rows += measured[key]
         bound = None if target.bound is None else _value(target, measured[key], target.bound)
-        results.append(TargetResult(target, _value(target, measured[key]), bound))
+        results.append(TargetResult(target, _value(target, measured[key]), bound, _noisy(target, measured[key])))
     return rows, results

@@ -24,6 +24,8 @@ from slimconv.bench import (
 )
 from slimconv.bench.__main__ import main
 from slimconv.bench.cases import FreeLayer
+from slimconv.bench.runner import BenchRow
+from slimconv.bench.targets import TargetResult, _noisy
 from slimconv.op_spec import parse_op
 
 FAST = BenchSetup(rounds=2, min_block_time_s=0.001, warmup=1)
@@ -111,6 +113,18 @@ def test_targets_compare_within_one_run():
     assert len(rows) == 2  # one comparison, measured once for both targets
     assert results[0].met and "met" in str(results[0])
     assert not results[1].met or math.isnan(results[1].value)
+
+
+def test_a_noisy_latency_is_flagged_in_the_verdict():
+    comparison = layer_comparison([("linearconv", {})], in_channels=8, out_channels=8, size=6, forms=("deploy",))
+    target = Target(comparison, "linearconv deploy", "conv2d", 1000.0)
+    row = BenchRow(comparison.name, "conv2d", "dense", 0, 0, 0, median_ms=10.0, iqr_ms=1.0)
+    noisy_row = BenchRow(comparison.name, "linearconv deploy", "deploy", 0, 0, 0, median_ms=10.0, iqr_ms=3.0)
+    assert _noisy(target, [row, noisy_row]) == ("linearconv deploy",)
+    quiet_row = BenchRow(comparison.name, "linearconv deploy", "deploy", 0, 0, 0, median_ms=10.0, iqr_ms=2.0)
+    assert _noisy(target, [row, quiet_row]) == ()
+    assert "NOISY" in str(TargetResult(target, 1.0, noisy=("linearconv deploy",)))
+    assert "NOISY" not in str(TargetResult(target, 1.0))
 
 
 @pytest.mark.parametrize(
