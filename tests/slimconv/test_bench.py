@@ -25,7 +25,7 @@ from slimconv.bench import (
 from slimconv.bench.__main__ import main
 from slimconv.bench.cases import FreeLayer
 from slimconv.bench.runner import BenchRow
-from slimconv.bench.targets import TargetResult, _noisy
+from slimconv.bench.targets import TargetResult, _noisy, cpu_targets, gpu_targets
 from slimconv.op_spec import parse_op
 
 FAST = BenchSetup(rounds=2, min_block_time_s=0.001, warmup=1)
@@ -72,6 +72,13 @@ def test_free_bound_makes_the_replaced_layers_free():
     # (no speed assertion: timings of a unit test prove nothing; the value is reported)
     assert math.isfinite(result.bound_value) and result.bound_value > 0
     assert f"replaced layers free {result.bound_value:.3f}" in str(result)
+
+
+def test_cpu_and_gpu_targets_name_rows_their_comparisons_have():
+    for target in cpu_targets() + gpu_targets():
+        labels = {candidate.label for candidate in target.comparison.candidates}
+        assert {target.candidate, target.baseline} <= labels, target
+        assert target.bound is None or target.bound in labels, target
 
 
 def test_progress_is_reported_to_the_end():
