@@ -45,7 +45,13 @@ from .hooks import attached_hook_count, conv_layer_names, hook_guard, layer_hook
 from .images import ImageLoadError, load_image
 from .importance_redundancy import ImportanceRedundancy, channel_redundancy, importance_versus_redundancy
 from .linearconv_view import LinearConvInspection, inspect_linearconv
-from .pedconv_view import PEDConvInspection, inspect_pedconv, inspect_pedconv_in_model, pedconv_image_dependence
+from .pedconv_view import (
+    PEDConvInspection,
+    inspect_pedconv,
+    inspect_pedconv_in_model,
+    inspect_pedconv_layers,
+    pedconv_image_dependence,
+)
 from .report import RedundancyReport, redundancy_report
 from .scores import (
     LayerRedundancyScores,
@@ -125,6 +131,7 @@ __all__ = [
     "inspect_linearconv",
     "inspect_pedconv",
     "inspect_pedconv_in_model",
+    "inspect_pedconv_layers",
     "pedconv_image_dependence",
     "inspect_spconv",
     "inspect_spconv_in_model",

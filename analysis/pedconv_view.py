@@ -40,6 +40,13 @@ class PEDConvInspection:
     def rank(self) -> int:
         return int(self.gamma.shape[1])
 
+    @property
+    def image_dependence(self) -> float:
+        """How much the layer adapts to the image: the mean, over every factor (gamma, phi and psi
+        of every rank term), of its standard deviation over the images; 0 for one image."""
+        stds = (self.gamma_std_over_images, self.phi_std_over_images, self.psi_std_over_images)
+        return float(torch.cat([t.flatten() for t in stds]).mean())
+
 
 def _spread(values: torch.Tensor) -> torch.Tensor:
     return values.std(dim=0, unbiased=False)
@@ -74,28 +81,35 @@ def inspect_pedconv_in_model(model: nn.Module, layer_name: str, images: torch.Te
     return on_layer_input(model, layer_name, images, lambda layer_input: inspect_pedconv(layer, layer_input))
 
 
-def pedconv_image_dependence(model: nn.Module, images: torch.Tensor) -> dict[str, float]:
-    """How much each PEDConv layer of ``model`` adapts to the image: ``{layer name: spread}``.
-
-    The spread is the mean, over every factor of the layer (gamma, phi and psi of every rank
-    term), of its standard deviation over ``images`` (``B x 3 x H x W``); 0 for one image. One
-    forward pass in eval mode. A trained model may adapt in a few layers only, and those are the
-    ones worth looking at. Raises ``ValueError`` if ``model`` has no PEDConv layer.
+def inspect_pedconv_layers(model: nn.Module, images: torch.Tensor) -> dict[str, PEDConvInspection]:
+    """:func:`inspect_pedconv` for every PEDConv layer of ``model`` on ``images`` (``B x 3 x H x W``),
+    each on its exact input, from one forward pass in eval mode: ``{layer name: inspection}`` in
+    module order (layers that did not run are left out). Raises ``ValueError`` if ``model`` has no
+    PEDConv layer or one runs twice.
     """
     nn_module("model", model)
     names = [name for name, module in model.named_modules() if isinstance(module, PEDConv2d)]
     if not names:
         raise ValueError(f"model has no PEDConv layer ({type(model).__name__})")
     layers = dict(model.named_modules())
-    spread: dict[str, float] = {}
+    found: dict[str, PEDConvInspection] = {}
 
-    def measure(name: str, layer_input: torch.Tensor) -> None:
-        if name in spread:
+    def inspect(name: str, layer_input: torch.Tensor) -> None:
+        if name in found:
             raise ValueError(f"layer {name!r} ran twice in one forward pass: inspect layers that run once")
-        found = inspect_pedconv(layers[name], layer_input)
-        stds = (found.gamma_std_over_images, found.phi_std_over_images, found.psi_std_over_images)
-        spread[name] = float(torch.cat([t.flatten() for t in stds]).mean())
+        found[name] = inspect_pedconv(layers[name], layer_input)
 
-    with eval_mode(model), layer_hooks(model, names, measure, of="input"), torch.no_grad():
+    with eval_mode(model), layer_hooks(model, names, inspect, of="input"), torch.no_grad():
         run_model(model, images_for(model, images))
-    return {name: spread[name] for name in names if name in spread}
+    return {name: found[name] for name in names if name in found}
+
+
+def pedconv_image_dependence(model: nn.Module, images: torch.Tensor) -> dict[str, float]:
+    """How much each PEDConv layer of ``model`` adapts to the image: ``{layer name: spread}``.
+
+    The spread is :attr:`PEDConvInspection.image_dependence` of the layer on ``images``
+    (``B x 3 x H x W``), from one forward pass (:func:`inspect_pedconv_layers`). A trained model may
+    adapt in a few layers only, and those are the ones worth looking at. Raises ``ValueError`` if
+    ``model`` has no PEDConv layer.
+    """
+    return {name: found.image_dependence for name, found in inspect_pedconv_layers(model, images).items()}

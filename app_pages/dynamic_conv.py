@@ -6,7 +6,7 @@ import streamlit as st
 import analysis
 import lab
 from analysis.figures import pedconv_figure
-from lab.computed import pedconv_dependence, pedconv_inspection
+from lab.computed import pedconv_inspections
 from lab.trained_offer import offer_trained
 from slimconv import PEDConv2d
 
@@ -34,7 +34,9 @@ if not pedconv_layers:
     st.stop()
 
 image_names = [item.name for item in images]
-dependence = pedconv_dependence(model, images)
+with lab.user_errors("inspect the PEDConv layers"):
+    inspections = pedconv_inspections(model, images)
+dependence = {name: found.image_dependence for name, found in inspections.items()}
 # Open on the layer that adapts most: in a trained model only a few layers do.
 most = max(pedconv_layers, key=lambda name: dependence.get(name, 0.0))
 first_view = most if dependence.get(most, 0.0) > FLAT_FACTORS else pedconv_layers[0]
@@ -43,7 +45,9 @@ layer = layer_column.selectbox("PEDConv layer", pedconv_layers, index=pedconv_la
                                key="pedconv_layer")
 shown = image_column.selectbox("Image", range(len(images)), format_func=image_names.__getitem__, key="pedconv_image")
 with lab.user_errors(f"inspect PEDConv layer {layer}"):
-    inspection = pedconv_inspection(model, images, layer)
+    if layer not in inspections:
+        raise ValueError(f"layer {layer!r} did not run in the forward pass")
+inspection = inspections[layer]
 factors = (inspection.gamma, inspection.phi, inspection.psi)
 if all(float(f.max() - f.min()) < FLAT_FACTORS for f in factors):
     st.info(f"Every factor of {layer} has the same value ({float(inspection.gamma.flatten()[0]):.2f}) for every "

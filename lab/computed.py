@@ -49,33 +49,27 @@ def layer_input(model: LoadedModel, images: Sequence[ImageItem], layer: str) -> 
 
 
 @st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Inspecting the layer ...")
-def _layer_inspection(model_key: str, keys: tuple[str, ...], layer: str, kind: str, _model: LoadedModel,
-                      _images: Sequence[ImageItem]) -> analysis.SPConvInspection | analysis.PEDConvInspection:
-    inspect = analysis.inspect_spconv_in_model if kind == "spconv" else analysis.inspect_pedconv_in_model
-    return run_models(f"inspecting {layer}", lambda loaded: inspect(
+def _spconv_inspection(model_key: str, keys: tuple[str, ...], layer: str, _model: LoadedModel,
+                       _images: Sequence[ImageItem]) -> analysis.SPConvInspection:
+    return run_models(f"inspecting {layer}", lambda loaded: analysis.inspect_spconv_in_model(
         loaded.model, layer, model_batch(loaded, list(_images))), _model)
 
 
 def spconv_inspection(model: LoadedModel, images: Sequence[ImageItem], layer: str) -> analysis.SPConvInspection:
     """Both branches and the fusion weights of SPConv layer ``layer`` on its exact input for ``images``."""
-    return _layer_inspection(model.key, image_keys(images), layer, "spconv", model, images)
+    return _spconv_inspection(model.key, image_keys(images), layer, model, images)
 
 
-def pedconv_inspection(model: LoadedModel, images: Sequence[ImageItem], layer: str) -> analysis.PEDConvInspection:
-    """The factors gamma, phi and psi of PEDConv layer ``layer`` on its exact input for ``images``."""
-    return _layer_inspection(model.key, image_keys(images), layer, "pedconv", model, images)
-
-
-@st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Measuring how much each PEDConv layer adapts ...")
-def _pedconv_dependence(model_key: str, keys: tuple[str, ...], _model: LoadedModel,
-                        _images: Sequence[ImageItem]) -> dict[str, float]:
-    return run_models("measuring the PEDConv layers", lambda loaded: analysis.pedconv_image_dependence(
+@st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Inspecting every PEDConv layer ...")
+def _pedconv_inspections(model_key: str, keys: tuple[str, ...], _model: LoadedModel,
+                         _images: Sequence[ImageItem]) -> dict[str, analysis.PEDConvInspection]:
+    return run_models("inspecting the PEDConv layers", lambda loaded: analysis.inspect_pedconv_layers(
         loaded.model, model_batch(loaded, list(_images))), _model)
 
 
-def pedconv_dependence(model: LoadedModel, images: Sequence[ImageItem]) -> dict[str, float]:
-    """``{PEDConv layer: mean spread of its factors over images}`` (see analysis.pedconv_image_dependence)."""
-    return _pedconv_dependence(model.key, image_keys(images), model, images)
+def pedconv_inspections(model: LoadedModel, images: Sequence[ImageItem]) -> dict[str, analysis.PEDConvInspection]:
+    """The factors of every PEDConv layer of ``model`` for ``images``, from one forward pass."""
+    return _pedconv_inspections(model.key, image_keys(images), model, images)
 
 
 @st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Measuring the redundancy of every layer ...")

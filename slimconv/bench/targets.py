@@ -86,6 +86,17 @@ def _pedconv_memory_comparison() -> Comparison:
     return Comparison("pedconv 128->128 k3 16x16 b32 training", (32, 128, 16, 16), candidates)
 
 
+# SPConv-ResNet-50 (alpha 1/2, the paper's placement): the rows model_comparison names
+SPCONV_DEPLOY = "resnet50 spconv(alpha=0.5) deploy"
+SPCONV_TRAIN = "resnet50 spconv(alpha=0.5) train"
+DENSE = "resnet50 dense"
+FREE_BOUND = "resnet50 dense, spconv's layers free"
+
+
+def _spconv_resnet50(batch: int) -> Comparison:
+    return model_comparison("resnet50", [("spconv", {"alpha": 0.5})], batch_size=batch, free_bound=True)
+
+
 def cpu_targets() -> list[Target]:
     """The targets for a CPU (issue 3), on the shapes given there."""
     torch.manual_seed(0)
@@ -119,45 +130,21 @@ def cpu_targets() -> list[Target]:
         ),
     ]
     for batch in (1, 8):
-        resnet = model_comparison("resnet50", [("spconv", {"alpha": 0.5})], batch_size=batch, free_bound=True)
+        resnet = _spconv_resnet50(batch)
+        targets.append(Target(resnet, SPCONV_DEPLOY, DENSE, 0.85, note="MAC ratio 0.71", bound=FREE_BOUND))
         targets.append(
-            Target(
-                resnet,
-                "resnet50 spconv(alpha=0.5) deploy",
-                "resnet50 dense",
-                0.85,
-                note="MAC ratio 0.71",
-                bound="resnet50 dense, spconv's layers free",
-            )
-        )
-        targets.append(
-            Target(
-                resnet,
-                "resnet50 spconv(alpha=0.5) deploy",
-                "resnet50 spconv(alpha=0.5) train",
-                1.0,
-                note="deploy form faster than the training form",
-            )
+            Target(resnet, SPCONV_DEPLOY, SPCONV_TRAIN, 1.0, note="deploy form faster than the training form")
         )
     return targets
 
 
 def gpu_targets() -> list[Target]:
     """The GPU targets: SPConv-ResNet-50 against dense ResNet-50 at batch 64 and 1 (the paper's setting)."""
-    targets = []
-    for batch, limit in ((64, 0.93), (1, 1.0)):
-        resnet = model_comparison("resnet50", [("spconv", {"alpha": 0.5})], batch_size=batch, free_bound=True)
-        targets.append(
-            Target(
-                resnet,
-                "resnet50 spconv(alpha=0.5) deploy",
-                "resnet50 dense",
-                limit,
-                note="the paper's 1.23 / 1.32 ms at batch 64" if batch == 64 else "",
-                bound="resnet50 dense, spconv's layers free",
-            )
-        )
-    return targets
+    paper = "the paper's 1.23 / 1.32 ms at batch 64"
+    return [
+        Target(_spconv_resnet50(64), SPCONV_DEPLOY, DENSE, 0.93, note=paper, bound=FREE_BOUND),
+        Target(_spconv_resnet50(1), SPCONV_DEPLOY, DENSE, 1.0, bound=FREE_BOUND),
+    ]
 
 
 def _value(target: Target, rows: list[BenchRow], candidate_label: str | None = None) -> float:

@@ -40,11 +40,12 @@ def test_spconv_inspection_has_the_documented_shapes(width, alpha, batch, side):
 
 @ARGUMENT_SETTINGS
 @given(layer=OTHER_LAYERS, layer_input=bad_tensors(dims=(3, 4)), channels=st.integers(1, 7))
-def test_inspect_spconv_rejects_other_layers_and_inputs(layer, layer_input, channels):
-    spconv = slimconv.create_conv("spconv", 8, 8, 3)
-    rejects("layer", analysis.inspect_spconv, layer, torch.randn(1, 8, 4, 4))
-    rejects("layer_input", analysis.inspect_spconv, spconv, layer_input)
-    rejects("layer_input has", analysis.inspect_spconv, spconv, torch.randn(1, channels, 4, 4))
+def test_layer_inspections_reject_other_layers_and_inputs(layer, layer_input, channels):
+    for op, inspect in (("spconv", analysis.inspect_spconv), ("pedconv", analysis.inspect_pedconv)):
+        operator = slimconv.create_conv(op, 8, 8, 3)
+        rejects("layer", inspect, layer, torch.randn(1, 8, 4, 4))
+        rejects("layer_input", inspect, operator, layer_input)
+        rejects("layer_input has", inspect, operator, torch.randn(1, channels, 4, 4))
 
 
 @ARGUMENT_SETTINGS
@@ -146,14 +147,6 @@ def test_pedconv_inspection_has_the_documented_shapes(width, rank, batch, side):
     assert bool(((inspection.gamma > 0) & (inspection.gamma < 1)).all())
 
 
-@ARGUMENT_SETTINGS
-@given(layer=OTHER_LAYERS, layer_input=bad_tensors(dims=(3, 4)), channels=st.integers(1, 7))
-def test_inspect_pedconv_rejects_other_layers_and_inputs(layer, layer_input, channels):
-    pedconv = slimconv.create_conv("pedconv", 8, 8, 3)
-    rejects("layer", analysis.inspect_pedconv, layer, torch.randn(1, 8, 4, 4))
-    rejects("layer_input", analysis.inspect_pedconv, pedconv, layer_input)
-    rejects("layer_input has", analysis.inspect_pedconv, pedconv, torch.randn(1, channels, 4, 4))
-
 
 def test_image_dependence_finds_the_layer_that_adapts():
     model = model_with("pedconv").append(slimconv.create_conv("pedconv", 8, 8, 3)).eval()
@@ -174,6 +167,19 @@ def test_image_dependence_finds_the_layer_that_adapts():
 @ARGUMENT_SETTINGS
 @given(model=NOT_MODULES, batch=bad_tensors(dims=(3, 4)))
 def test_image_dependence_rejects_bad_models_and_images(model, batch):
-    rejects("model", analysis.pedconv_image_dependence, model, images(1, 4))
-    rejects("no PEDConv layer", analysis.pedconv_image_dependence, nn.Sequential(nn.Conv2d(3, 8, 3)), images(1, 4))
-    rejects("images", analysis.pedconv_image_dependence, model_with("pedconv"), batch)
+    twice = model_with("pedconv")
+    twice.append(twice[1])  # the same PEDConv layer runs twice
+    for inspect in (analysis.pedconv_image_dependence, analysis.inspect_pedconv_layers):
+        rejects("model", inspect, model, images(1, 4))
+        rejects("no PEDConv layer", inspect, nn.Sequential(nn.Conv2d(3, 8, 3)), images(1, 4))
+        rejects("images", inspect, model_with("pedconv"), batch)
+        rejects("ran twice", inspect, twice, images(1, 4))
+
+
+def test_every_pedconv_layer_is_inspected_in_one_pass():
+    model = model_with("pedconv").append(slimconv.create_conv("pedconv", 8, 8, 3)).eval()
+    found = analysis.inspect_pedconv_layers(model, images(3, 6))
+    assert list(found) == ["1", "2"]
+    alone = analysis.inspect_pedconv_in_model(model, "2", images(3, 6))
+    assert torch.equal(found["2"].gamma, alone.gamma) and torch.equal(found["2"].psi, alone.psi)
+    assert analysis.pedconv_image_dependence(model, images(3, 6)) == {n: i.image_dependence for n, i in found.items()}

@@ -66,12 +66,12 @@ REBUILDS = (
 )
 SPCONV = (
     f"{VIEWS}::test_spconv_inspection_has_the_documented_shapes",
-    f"{VIEWS}::test_inspect_spconv_rejects_other_layers_and_inputs",
+    f"{VIEWS}::test_layer_inspections_reject_other_layers_and_inputs",
     f"{VIEWS}::test_inspecting_in_a_model_rejects_bad_models_layers_and_images",
 )
 PEDCONV = (
     f"{VIEWS}::test_pedconv_inspection_has_the_documented_shapes",
-    f"{VIEWS}::test_inspect_pedconv_rejects_other_layers_and_inputs",
+    f"{VIEWS}::test_layer_inspections_reject_other_layers_and_inputs",
     f"{VIEWS}::test_inspecting_in_a_model_rejects_bad_models_layers_and_images",
 )
 FLGC = (
@@ -166,6 +166,10 @@ COVERED: dict[str, tuple[str, ...]] = {
     "inspect_pedconv_in_model": PEDCONV,
     "pedconv_image_dependence": (
         f"{VIEWS}::test_image_dependence_finds_the_layer_that_adapts",
+        f"{VIEWS}::test_image_dependence_rejects_bad_models_and_images",
+    ),
+    "inspect_pedconv_layers": (
+        f"{VIEWS}::test_every_pedconv_layer_is_inspected_in_one_pass",
         f"{VIEWS}::test_image_dependence_rejects_bad_models_and_images",
     ),
     "group_structure": (

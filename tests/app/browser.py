@@ -22,6 +22,16 @@ _CONTENT_HEIGHT_JS = """Math.max(...["stMain", "stMainBlockContainer", "stAppVie
     id => document.querySelector(`[data-testid="${id}"]`)?.scrollHeight || 0))"""
 
 
+def playwright_or_skip():
+    """``playwright.sync_api``, or skip the calling test module (at import) saying what is missing."""
+    import pytest
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing (CI installs Debian's chromium)", allow_module_level=True)
+    return sync_api
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -16,14 +16,13 @@ from tests.app.browser import (
     choose,
     exception_texts,
     open_page,
+    playwright_or_skip,
     screenshot_whole_page,
     streamlit_server,
     wait_until_idle,
 )
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not CHROMIUM.is_file():
-    pytest.skip(f"{CHROMIUM} is missing (CI installs Debian's chromium)", allow_module_level=True)
+sync_api = playwright_or_skip()
 
 pytestmark = pytest.mark.browser
 

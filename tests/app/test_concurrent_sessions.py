@@ -30,15 +30,14 @@ from tests.app.browser import (
     error_texts,
     exception_texts,
     pick,
+    playwright_or_skip,
     streamlit_server,
     wait_for_page,
     wait_until_idle,
 )
 from tests.app.checkpoints import FOUR_MODEL_ZOO, write_test_zoo
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not CHROMIUM.is_file():
-    pytest.skip(f"{CHROMIUM} is missing (CI installs Debian's chromium)", allow_module_level=True)
+sync_api = playwright_or_skip()
 
 pytestmark = pytest.mark.browser
 

@@ -23,7 +23,7 @@ from slimconv.bench import (
     run_targets,
 )
 from slimconv.bench.__main__ import main
-from slimconv.bench.cases import FreeLayer
+from slimconv.bench.free_layer import FreeLayer
 from slimconv.bench.runner import BenchRow
 from slimconv.bench.targets import TargetResult, _noisy, cpu_targets, gpu_targets
 from slimconv.op_spec import parse_op

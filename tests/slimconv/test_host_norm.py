@@ -53,48 +53,38 @@ def _prepared(model: nn.Module, zero_scale_channel: bool = False) -> nn.Module:
     return model.eval()
 
 
+def _deployed_exactly(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """``deploy(model)``, after checking it computes the float64 eval output within 1e-5."""
+    reference = float64_reference(model, x)
+    deployed = slimconv.deploy(model)
+    with torch.no_grad():
+        assert max_relative_error(deployed(x), reference) <= 1e-5
+    return deployed
+
+
 @pytest.mark.parametrize("alpha", [0.5, 0.25, 1.0])
 @pytest.mark.parametrize("zero_scale_channel", [False, True])
 def test_host_batch_norm_is_folded_exactly(alpha, zero_scale_channel):
-    model = _prepared(_Block(alpha=alpha), zero_scale_channel)
-    x = torch.randn(3, 16, 9, 9)
-    reference = float64_reference(model, x)
-    deployed = slimconv.deploy(model)
+    deployed = _deployed_exactly(_prepared(_Block(alpha=alpha), zero_scale_channel), torch.randn(3, 16, 9, 9))
     assert isinstance(deployed.bn, nn.Identity)
-    with torch.no_grad():
-        assert max_relative_error(deployed(x), reference) <= 1e-5
 
 
 def test_resnet50_bottleneck_bn2_folded_everywhere_spconv_sits():
     model = _prepared(slimconv.create_model("resnet50", op="spconv", alpha=0.5))
-    x = torch.randn(1, 3, 64, 64)
-    reference = float64_reference(model, x)
-    deployed = slimconv.deploy(model)
+    deployed = _deployed_exactly(model, torch.randn(1, 3, 64, 64))
     folded = [name for name, m in deployed.named_modules() if isinstance(m, nn.Identity)]
     assert len(folded) == 16 and all(name.endswith(".bn2") for name in folded)
-    with torch.no_grad():
-        assert max_relative_error(deployed(x), reference) <= 1e-5
 
 
 @pytest.mark.parametrize("uses", [{"reuse_output": True}, {"reuse_bn": True}])
 def test_bn_with_other_uses_is_kept(uses):
-    model = _prepared(_Block(**uses))
-    x = torch.randn(2, 16, 8, 8)
-    reference = float64_reference(model, x)
-    deployed = slimconv.deploy(model)
+    deployed = _deployed_exactly(_prepared(_Block(**uses)), torch.randn(2, 16, 8, 8))
     assert isinstance(deployed.bn, nn.BatchNorm2d)
-    with torch.no_grad():
-        assert max_relative_error(deployed(x), reference) <= 1e-5
 
 
 def test_untraceable_model_keeps_its_bn_and_still_deploys():
-    model = _prepared(_Untraceable())
-    x = torch.randn(2, 16, 8, 8)
-    reference = float64_reference(model, x)
-    deployed = slimconv.deploy(model)
+    deployed = _deployed_exactly(_prepared(_Untraceable()), torch.randn(2, 16, 8, 8))
     assert isinstance(deployed.bn, nn.BatchNorm2d)
-    with torch.no_grad():
-        assert max_relative_error(deployed(x), reference) <= 1e-5
 
 
 def test_bn_without_running_statistics_is_kept():
