@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import slimconv
+from slimconv.ops import _grouped_deploy
 from slimconv.ops._grouped_deploy import GroupLayout, choose_form
 from slimconv.ops.flgc import FLGConv2d, GroupwiseConv2d, PaddedGroupConv2d, _hard_assignment, flgc_balance_loss
 
@@ -226,6 +227,25 @@ def test_dead_filters_output_their_bias_and_unused_channels_are_ignored(form):
         x_changed[:, [1, 4]] = torch.randn(2, 2, 5, 5)  # the unused channels
         assert torch.equal(deployed(x_changed), out)
         assert max_relative_error(out, float64_reference(layer, x)) <= 1e-5
+
+
+@pytest.mark.parametrize("samples_per_chunk", [1, 3, 7])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_pointwise_inference_in_chunks_is_exact(monkeypatch, samples_per_chunk, stride):
+    # 1x1 without autograd runs a few samples at a time; batch 7 in chunks of 3 leaves a short last chunk.
+    # Dead filters 1 and 4 (group 3 has no channels) come from one shared row per filter.
+    layer = plant(perturb(FLGConv2d(6, 5, 1, stride, bias=True, groups=4)), [0, 2, 1, 0, 2, 1], [0, 3, 1, 1, 3])
+    deployed = layer.fuse("groupwise").eval()
+    x = torch.randn(7, 6, 6, 5)
+    positions = 3 * 3 if stride == 2 else 30
+    monkeypatch.setattr(_grouped_deploy, "CHUNK_BYTES", samples_per_chunk * 5 * positions * 4)
+    with torch.no_grad():
+        out = deployed(x)
+    assert torch.equal(out[:, 1], torch.full_like(out[:, 1], float(layer.bias[1].detach())))
+    assert max_relative_error(out, float64_reference(layer, x)) <= 1e-5
+    # the autograd path: group by group over the whole batch, then a scatter
+    torch.testing.assert_close(out, deployed(x).detach(), rtol=1e-6, atol=1e-7)
+    assert len(deployed._row_cache) == (1 if 7 % samples_per_chunk == 0 else 2)
 
 
 @pytest.mark.parametrize("form", ["groupwise", "padded"])
