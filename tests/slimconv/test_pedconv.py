@@ -15,6 +15,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 import slimconv
+from slimconv.ops import _dynamic_conv
 from slimconv.ops._dynamic_conv import dynamic_conv2d
 from slimconv.ops.pedconv import INFOMAX_LOSS_WEIGHT, PEDAttention, PEDConv2d, pedconv_auxiliary_loss
 
@@ -143,6 +144,23 @@ def test_channels_last_input_equals_reference(grad):
     with torch.no_grad():
         ref64 = copy.deepcopy(layer).double().reference_forward(x.double())
     assert max_relative_error(out.detach(), ref64) <= 1e-5
+
+
+@pytest.mark.parametrize("samples_per_chunk", [1, 2, 5])
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("grad", [False, True], ids=["inference-path", "autograd-path"])
+def test_forward_in_chunks_of_samples_equals_reference(monkeypatch, samples_per_chunk, memory_format, grad):
+    # batch 5 in chunks of 2 leaves a short last chunk; rank 2 accumulates two passes per chunk
+    layer = make(16, 24, 3, 2, rank=2, bias=True).eval()
+    x = torch.randn(5, 16, 9, 7).to(memory_format=memory_format).requires_grad_(grad)
+    positions = 5 * 4
+    monkeypatch.setattr(_dynamic_conv, "CHUNK_BYTES", samples_per_chunk * positions * 16 * 4)
+    with torch.set_grad_enabled(grad):
+        out = layer(x)
+    with torch.no_grad():
+        ref64 = copy.deepcopy(layer).double().reference_forward(x.double())
+    assert max_relative_error(out.detach(), ref64) <= 1e-5
+    assert out.is_contiguous(memory_format=memory_format)
 
 
 def test_gradcheck_of_the_dynamic_conv_with_channels_last_input():
