@@ -16,7 +16,7 @@ from collections import Counter
 import torch
 from torch import fx, nn
 
-from .ops._spconv_deploy import fold_batch_norm
+from .ops._batch_norm import fold_batch_norm
 
 
 class _LayerTracer(fx.Tracer):

@@ -18,17 +18,23 @@ from tqdm import tqdm
 
 from ..op_spec import parse_op
 from ..ops import get_op
+from ..policies import POLICIES
 from .cases import FORMS, layer_comparison, model_comparison
 from .records import format_table, write_records
 from .runner import BenchRow, run_comparison
 from .setup import DTYPES, MODES, BenchSetup
 from .targets import cpu_targets, gpu_targets, run_targets
 
+OP_HELP = "operator to compare, NAME or NAME:key=value,...; repeat for several (e.g. spconv:alpha=0.25)"
+BATCH_HELP = "one or more batch sizes, each its own comparison (default: 1)"
+FORMS_HELP = "train: the operator as trained (run in eval); deploy: its fused inference form (default: both)"
+MODE_HELP = "inference, or training (forward + backward; peak memory of a step) (default: inference)"
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default="float32", choices=list(DTYPES))
-    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--dtype", default="float32", choices=list(DTYPES), help="parameter and input dtype")
+    parser.add_argument("--channels-last", action="store_true", help="inputs and modules in channels-last layout")
     parser.add_argument("--compile", action="store_true", help="wrap every candidate in torch.compile")
     parser.add_argument("--threads", type=int, default=None, help="CPU intra-op threads (default: torch's)")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per candidate")
@@ -40,24 +46,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slimconv-bench", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     layer = sub.add_parser("layer", help="one layer shape: nn.Conv2d against operators")
-    layer.add_argument("--op", dest="ops", type=parse_op, action="append", required=True)
-    layer.add_argument("--in", dest="in_channels", type=int, default=64)
-    layer.add_argument("--out-channels", "--out-ch", dest="out_channels", type=int, default=64)
-    layer.add_argument("-k", "--kernel-size", type=int, default=3)
-    layer.add_argument("--stride", type=int, default=1)
-    layer.add_argument("--size", type=int, default=32)
-    layer.add_argument("--batch", type=int, nargs="+", default=[1])
-    layer.add_argument("--forms", nargs="+", choices=FORMS, default=list(FORMS))
-    layer.add_argument("--mode", choices=MODES, default="inference")
+    layer.add_argument("--op", dest="ops", type=parse_op, action="append", required=True, help=OP_HELP)
+    layer.add_argument("--in", dest="in_channels", type=int, default=64, help="input channels (default: 64)")
+    layer.add_argument(
+        "--out-channels", "--out-ch", dest="out_channels", type=int, default=64, help="output channels (default: 64)"
+    )
+    layer.add_argument("-k", "--kernel-size", type=int, default=3, help="square kernel size (default: 3)")
+    layer.add_argument("--stride", type=int, default=1, help="(default: 1)")
+    layer.add_argument("--size", type=int, default=32, help="input height and width (default: 32)")
+    layer.add_argument("--batch", type=int, nargs="+", default=[1], help=BATCH_HELP)
+    layer.add_argument("--forms", nargs="+", choices=FORMS, default=list(FORMS), help=FORMS_HELP)
+    layer.add_argument("--mode", choices=MODES, default="inference", help=MODE_HELP)
     model = sub.add_parser("model", help="a zoo or torchvision model: dense against converted")
-    model.add_argument("--model", required=True)
-    model.add_argument("--op", dest="ops", type=parse_op, action="append", required=True)
-    model.add_argument("--policy", default=None)
-    model.add_argument("--size", type=int, default=224)
-    model.add_argument("--in-chans", type=int, default=3)
-    model.add_argument("--batch", type=int, nargs="+", default=[1])
-    model.add_argument("--forms", nargs="+", choices=FORMS, default=list(FORMS))
-    model.add_argument("--mode", choices=MODES, default="inference")
+    model.add_argument("--model", required=True, help="a zoo or torchvision model name, e.g. resnet50, resnet20")
+    model.add_argument("--op", dest="ops", type=parse_op, action="append", required=True, help=OP_HELP)
+    model.add_argument(
+        "--policy", default=None, choices=POLICIES, help="which convs to replace (default: the paper's placement)"
+    )
+    model.add_argument("--size", type=int, default=224, help="input height and width (default: 224)")
+    model.add_argument("--in-chans", type=int, default=3, help="input channels (default: 3)")
+    model.add_argument("--batch", type=int, nargs="+", default=[1], help=BATCH_HELP)
+    model.add_argument("--forms", nargs="+", choices=FORMS, default=list(FORMS), help=FORMS_HELP)
+    model.add_argument("--mode", choices=MODES, default="inference", help=MODE_HELP)
     sub.add_parser("targets", help="the project's speed and memory targets (CPU, or GPU on cuda)")
     for command in sub.choices.values():
         _common(command)

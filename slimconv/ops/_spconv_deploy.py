@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SPConv2dDeploy", "accumulate_pointwise", "average_pool", "fold_batch_norm"]
+__all__ = ["SPConv2dDeploy", "accumulate_pointwise", "average_pool"]
 
 
 def average_pool(x: torch.Tensor, stride: int) -> torch.Tensor:
@@ -30,15 +30,6 @@ def average_pool(x: torch.Tensor, stride: int) -> torch.Tensor:
     for i in range(2, stride):
         pooled += columns[..., i]
     return pooled.mul_(1.0 / (stride * stride))
-
-
-def fold_batch_norm(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eval-mode ``bn(z) = scale * z + shift`` per channel; returns ``(scale, shift)``, each ``N``."""
-    scale = torch.rsqrt(bn.running_var + bn.eps)
-    if bn.weight is not None:  # affine=False: weight 1, bias 0
-        scale = bn.weight * scale
-    shift = -bn.running_mean * scale
-    return scale, shift if bn.bias is None else shift + bn.bias
 
 
 def accumulate_pointwise(out: torch.Tensor, weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
