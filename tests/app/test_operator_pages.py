@@ -1,5 +1,7 @@
+import torch
 from streamlit.testing.v1 import AppTest
 
+import slimconv
 from tests.app.apptest_helpers import assert_clean, download_names, run_app
 
 
@@ -74,3 +76,23 @@ def test_dynamic_conv_page_follows_the_image(zoo_env):
     assert_clean(app)
     assert "Download gamma per filter for flower.jpg (CSV)" in download_names(app)
     assert list(app.dataframe[0].value.columns) == ["filter", "gamma, rank term 0"]
+
+
+def test_dynamic_conv_page_explains_a_layer_the_forward_pass_skips(zoo_env, tmp_path):
+    # GoogLeNet's auxiliary classifiers run only in training: converted with policy "all", their
+    # 1x1 convs are PEDConv layers the eval forward never reaches.
+    torch.manual_seed(0)
+    model = slimconv.create_model("googlenet", op="pedconv", policy="all", num_classes=3).eval()
+    spec = slimconv.InputSpec(in_chans=3, resize=64, crop=64, pad=0, mean=(0.5,) * 3, std=(0.25,) * 3)
+    meta = slimconv.CheckpointMeta.for_model(model, model_name="googlenet", op="pedconv", policy="all",
+                                             options={}, input=spec, classes=("a", "b", "c"), dataset="none",
+                                             metrics={})
+    path = slimconv.save_checkpoint(tmp_path / "googlenet-pedconv.pt", model, meta)
+    app = run_app()
+    app.radio(key="model_source").set_value("Checkpoint file").run()
+    app.get("file_uploader")[0].upload(path.name, path.read_bytes()).run()
+    app.switch_page("app_pages/dynamic_conv.py").run()
+    assert_clean(app)
+    app.selectbox(key="pedconv_layer").set_value("aux1.conv.conv").run()
+    assert not app.exception
+    assert any("aux1.conv.conv' did not run in the forward pass" in error.value for error in app.error)
