@@ -46,8 +46,8 @@ layer = layer_column.selectbox("PEDConv layer", pedconv_layers, index=pedconv_la
 shown = image_column.selectbox("Image", range(len(images)), format_func=image_names.__getitem__, key="pedconv_image")
 with lab.user_errors(f"inspect PEDConv layer {layer}"):
     if layer not in inspections:
-        raise ValueError(f"layer {layer!r} did not run in the forward pass, so it has no factors to show: the model "
-                         "skips it in eval mode (an auxiliary head used only in training, for instance)")
+        raise ValueError("it did not run in the forward pass, so it has no factors to show: the model skips it "
+                         "in eval mode (an auxiliary head used only in training, for instance)")
 inspection = inspections[layer]
 factors = (inspection.gamma, inspection.phi, inspection.psi)
 if all(float(f.max() - f.min()) < FLAT_FACTORS for f in factors):

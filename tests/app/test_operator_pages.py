@@ -95,4 +95,4 @@ def test_dynamic_conv_page_explains_a_layer_the_forward_pass_skips(zoo_env, tmp_
     assert_clean(app)
     app.selectbox(key="pedconv_layer").set_value("aux1.conv.conv").run()
     assert not app.exception
-    assert any("aux1.conv.conv' did not run in the forward pass" in error.value for error in app.error)
+    assert any("layer aux1.conv.conv: it did not run in the forward pass" in error.value for error in app.error)
