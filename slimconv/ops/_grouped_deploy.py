@@ -178,6 +178,7 @@ class GroupwiseConv2d(nn.Module):
         self._channel_counts = [n for n, _ in self._sizes]
         self._filter_counts = [m for _, m in self._sizes]
         self._row_cache: dict[tuple, tuple[list[Tensor], Tensor]] = {}  # see _chunk_rows
+        self._row_stamp: tuple = ()
 
     def extra_repr(self) -> str:
         return (
@@ -204,13 +205,8 @@ class GroupwiseConv2d(nn.Module):
         # Without autograd the per-group inputs go to one workspace per call, which the allocator
         # recycles between calls; many short-lived ones of a few MB it may hand back to the OS and
         # fault in again, which costs as much as the arithmetic here.
-        n_max = max(n for n, _ in self._sizes)
-        workspace = None if torch.is_grad_enabled() else x.new_empty(batch * height * width * n_max)
-        c_start = f_start = 0
-        for weight, (n, m) in zip(self.weights, self._sizes, strict=True):
-            channels = self.channel_index.narrow(0, c_start, n)
-            filters = self.filter_index.narrow(0, f_start, m)
-            c_start, f_start = c_start + n, f_start + m
+        workspace = None if torch.is_grad_enabled() else x.new_empty(batch * height * width * max(self._channel_counts))
+        for weight, (n, m), channels, filters in zip(self.weights, self._sizes, *self._group_indices(), strict=True):
             x_g = _gather_channels(x, channels, workspace)
             bias = None if self.bias is None else self.bias[filters]
             if pointwise:  # a batched GEMM: no im2col, no layout conversion
@@ -244,7 +240,7 @@ class GroupwiseConv2d(nn.Module):
         chunk = max(1, min(batch, CHUNK_BYTES // (self.out_channels * positions * x.element_size())))
         out = x.new_empty(batch, self.out_channels, height, width)
         out_rows, source = out.view(-1, positions), x.view(-1, positions)
-        inputs = x.new_empty(chunk * max(n for n, _ in self._sizes), positions)
+        inputs = x.new_empty(chunk * max(self._channel_counts), positions)
         results = x.new_empty(chunk * live + dead, positions)
         if dead:  # one row per dead filter, shared by every sample (the row gather repeats it)
             results[chunk * live :] = self._dead_values(x)[:, None]
@@ -265,17 +261,28 @@ class GroupwiseConv2d(nn.Module):
             torch.index_select(results, 0, output_rows, out=chunk_out)
         return out
 
+    def _group_indices(self) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+        """The input-channel and the filter indices of every live group."""
+        return self.channel_index.split(self._channel_counts), self.filter_index.split(self._filter_counts)
+
     def _chunk_rows(self, size: int, channels: int, dead_row: int, device: torch.device) -> tuple[list[Tensor], Tensor]:
         """Row indices for a chunk of ``size`` samples (cached): each live group's input rows in the
         chunk's ``size C x H W`` view of ``x``, and for each output row its row in the results
-        buffer, where group ``g`` holds rows ``size x m_g`` and the dead filters start at ``dead_row``."""
+        buffer, where group ``g`` holds rows ``size x m_g`` and the dead filters start at ``dead_row``.
+
+        The cache is emptied whenever an index buffer was changed in place (``load_state_dict``
+        copies into them), so the rows always follow the current grouping."""
+        indices = (self.channel_index, self.filter_index, self.dead_filters)
+        stamp = tuple((t.data_ptr(), t._version) for t in indices)
+        if stamp != self._row_stamp:
+            self._row_cache.clear()
+            self._row_stamp = stamp
         key = (size, channels, dead_row, device)
         if key not in self._row_cache:
             samples = torch.arange(size, device=device)[:, None]
             group_rows, output_rows = [], torch.empty(size, self.out_channels, dtype=torch.long, device=device)
             row = 0
-            channel_groups = self.channel_index.split(self._channel_counts)
-            for channels_g, filters_g in zip(channel_groups, self.filter_index.split(self._filter_counts), strict=True):
+            for channels_g, filters_g in zip(*self._group_indices(), strict=True):
                 m = len(filters_g)
                 group_rows.append((samples * channels + channels_g).flatten())
                 output_rows[:, filters_g] = row + samples * m + torch.arange(m, device=device)

@@ -248,6 +248,17 @@ def test_pointwise_inference_in_chunks_is_exact(monkeypatch, samples_per_chunk, 
     assert len(deployed._row_cache) == (1 if 7 % samples_per_chunk == 0 else 2)
 
 
+def test_pointwise_inference_follows_a_grouping_loaded_into_the_layer():
+    # Same group sizes, different channels and filters: the cached row indices must not outlive the grouping.
+    first = plant(perturb(FLGConv2d(6, 4, 1, bias=True, groups=2)), [0, 0, 0, 1, 1, 1], [0, 0, 1, 1]).fuse("groupwise")
+    second = plant(perturb(FLGConv2d(6, 4, 1, bias=True, groups=2)), [1, 0, 1, 0, 1, 0], [1, 0, 0, 1]).fuse("groupwise")
+    x = torch.randn(3, 6, 4, 4)
+    with torch.no_grad():
+        first(x)  # fills the row cache for this grouping
+        first.load_state_dict(second.state_dict())
+        torch.testing.assert_close(first(x), second(x), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("form", ["groupwise", "padded"])
 def test_all_filters_dead(form):
     layer = plant(FLGConv2d(4, 3, 3, stride=2, bias=True, groups=2), [0, 0, 0, 0], [1, 1, 1])
