@@ -39,13 +39,13 @@ from .filters import (
     linearconv_params,
     primaries_needed,
 )
-from .flgc_view import FLGCInspection, FLGCSwitches, GroupStructure, flgc_switches, group_structure, inspect_flgc
+from .flgc_inspection import FLGCInspection, FLGCSwitches, GroupStructure, flgc_switches, group_structure, inspect_flgc
 from .ghost_pairs import CheapRebuild, GhostPairs, fit_affine, fit_depthwise, ghost_pairs
 from .hooks import attached_hook_count, conv_layer_names, hook_guard, layer_hooks, resolve_layers
 from .images import ImageLoadError, load_image
 from .importance_redundancy import ImportanceRedundancy, channel_redundancy, importance_versus_redundancy
-from .linearconv_view import LinearConvInspection, inspect_linearconv
-from .pedconv_view import (
+from .linearconv_inspection import LinearConvInspection, inspect_linearconv
+from .pedconv_inspection import (
     PEDConvInspection,
     inspect_pedconv,
     inspect_pedconv_in_model,
@@ -63,7 +63,7 @@ from .scores import (
     similar_pair_share,
 )
 from .similarity import METRICS, ChannelSimilarity, channel_similarity, normalised_channels, per_image_similarity
-from .spconv_view import (
+from .spconv_inspection import (
     SPConvInspection,
     SplitScore,
     SplitWhatIf,

@@ -4,7 +4,7 @@ import streamlit as st
 
 import lab
 from analysis.figures import cka_figure
-from lab.computed import cka
+from lab.cached_results import cka
 from lab.models import load_bundled
 from lab.zoo import measured_latency, zoo_models, zoo_table
 

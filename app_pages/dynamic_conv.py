@@ -6,7 +6,7 @@ import streamlit as st
 import analysis
 import lab
 from analysis.figures import pedconv_figure
-from lab.computed import pedconv_inspections
+from lab.cached_results import pedconv_inspections
 from lab.trained_offer import offer_trained
 from slimconv import PEDConv2d
 

@@ -6,7 +6,7 @@ import streamlit as st
 import analysis
 import lab
 from analysis.figures import spconv_figure, split_what_if_figure
-from lab.computed import spconv_inspection
+from lab.cached_results import spconv_inspection
 from lab.tables import split_scores_table
 from lab.trained_offer import offer_trained
 from slimconv import SPConv2d

@@ -4,14 +4,14 @@ bounded cached loaders and results, figure/table output with downloads, and user
 Pages import from here and from :mod:`analysis`; nothing here holds numerical logic of its own.
 """
 
-from .computed import activations, layer_input, network_report, predictions, profile_table
+from .cached_results import activations, layer_input, network_report, predictions, profile_table
 from .controls import asked_for
 from .errors import user_errors
 from .images import ImageItem
 from .models import PRETRAINED_DIR_VARIABLE, LoadedModel
 from .outputs import show_figure, show_table
+from .selection import current_images, current_model, model_batch, trained_checkpoints
 from .sidebar import render_sidebar
-from .state import current_images, current_model, model_batch, trained_checkpoints
 
 __all__ = [
     "PRETRAINED_DIR_VARIABLE",

@@ -9,11 +9,11 @@ import torch
 
 import analysis
 
-from .computed import MAX_CACHED_RESULTS, image_keys
+from .cached_results import MAX_CACHED_RESULTS, image_keys
 from .device_fallback import run_models
 from .images import ImageItem
 from .models import LoadedModel
-from .state import model_batch
+from .selection import model_batch
 
 #: Method names as the app lists them; Grad-CAM needs a layer.
 METHODS = ("saliency", "integrated gradients", "Grad-CAM", "occlusion")

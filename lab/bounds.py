@@ -3,7 +3,7 @@
 - Images: at most :data:`MAX_IMAGES` per analysis (the sidebar keeps the first ones and says so).
 - Resolution: a loaded image is already downscaled to a longest side of about 2048 px by the image loader;
   the analyses then run at the model's own input size, which every image is preprocessed to
-  (:func:`lab.state.model_batch` checks it), so a large upload costs no more than a small one.
+  (:func:`lab.selection.model_batch` checks it), so a large upload costs no more than a small one.
 - Drawing: a feature-map grid shows at most :data:`MAX_GRID_CHANNELS` maps, a filter correlation heatmap at
   most :data:`MAX_HEATMAP_FILTERS` filters, the Overview at most :data:`MAX_IMAGES_SHOWN` images; the page
   says when it shows fewer than there are (:func:`shown_of`).

@@ -45,7 +45,7 @@ def run_models(what: str, compute: Callable[..., T], *models: LoadedModel) -> T:
     """``compute(*models)``, holding the models; on ``torch.OutOfMemoryError`` from a GPU, the GPU's cache is
     freed, an ``st.warning`` says "GPU ran out of memory for ``what``; ran it on the CPU instead" and the
     result is ``compute`` of the models' CPU copies. ``compute`` must put its inputs on each model's
-    ``device`` (as :func:`lab.state.model_batch` does). Out of memory on the CPU propagates."""
+    ``device`` (as :func:`lab.selection.model_batch` does). Out of memory on the CPU propagates."""
     with exclusive(*(loaded.model for loaded in models)):
         try:
             return compute(*models)

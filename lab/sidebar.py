@@ -1,5 +1,5 @@
 """The shared sidebar: model (zoo, torchvision, checkpoint file, trained here, optional conversion),
-images (samples, uploads, camera) and device. Its choice goes to session state (see :mod:`lab.state`)."""
+images (samples, uploads, camera) and device. Its choice goes to session state (see :mod:`lab.selection`)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from .models import (
     pretrained_folder,
     torchvision_weights,
 )
-from .state import set_current, trained_checkpoints
+from .selection import set_current, trained_checkpoints
 from .weights_download import cached_weights_path, ensure_torchvision_weights
 
 ZOO, TORCHVISION, CHECKPOINT, TRAINED = "Bundled zoo", "Torchvision", "Checkpoint file", "Trained here"

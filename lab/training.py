@@ -12,7 +12,7 @@ import streamlit as st
 
 from slimconv.train import TrainConfig, TrainResult, train
 
-from .state import trained_checkpoints
+from .selection import trained_checkpoints
 
 HISTORY_KEY = "train_history"
 FINISHED_KEY = "train_finished"

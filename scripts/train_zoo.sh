@@ -41,4 +41,4 @@ for name in "${@:-${ORDER[@]}}"; do
   fi
   cp "$run/model.pt" "slimconv/models/pretrained/$name.pt"
 done
-python -m slimconv.train.zoo_table
+python -m slimconv.train.zoo_doc

@@ -10,9 +10,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from .._validate import index, instance_of, positive_int, text
-from ..flgc_view import FLGCInspection, FLGCSwitches
-from ..pedconv_view import PEDConvInspection
-from ..spconv_view import SPConvInspection, SplitScore, SplitWhatIf
+from ..flgc_inspection import FLGCInspection, FLGCSwitches
+from ..pedconv_inspection import PEDConvInspection
+from ..spconv_inspection import SPConvInspection, SplitScore, SplitWhatIf
 from ._style import (
     HEAT_CMAP,
     MAP_CMAP,

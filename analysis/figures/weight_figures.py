@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from .._validate import indices, instance_of, text
 from ..filters import FilterCorrelation, FilterSpectrum, PrimaryRebuild
-from ..linearconv_view import LinearConvInspection
+from ..linearconv_inspection import LinearConvInspection
 from ._style import SIMILARITY_CMAP, as_numpy, colorbar, new_figure
 
 

@@ -12,7 +12,7 @@ from torchvision.models import WeightsEnum
 from ..convert import convert
 from ..ops._validate import boolean, positive_int
 from ..policies import Policy
-from ..state_files import load_state_dict_strictly, read_state_dict
+from ..weight_files import load_state_dict_strictly, read_state_dict
 from .mobilenetv2_cifar import mobilenetv2_cifar
 from .resnet_cifar import resnet18_cifar, resnet20, resnet32, resnet56
 from .torchvision_models import build_torchvision_model, torchvision_classification_models

@@ -10,7 +10,7 @@ from torch import nn
 from torchvision.models import WeightsEnum
 
 from ..errors import WeightsUnavailableError
-from ..state_files import load_state_dict_strictly, read_state_dict
+from ..weight_files import load_state_dict_strictly, read_state_dict
 
 _WEIGHT_FILE_SUFFIXES = {".pth", ".pt", ".safetensors"}
 

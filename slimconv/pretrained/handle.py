@@ -14,7 +14,7 @@ from torch import nn
 from ..errors import CheckpointError, WeightsUnavailableError
 from ..models import create_model
 from ..ops._validate import file_path, instance_of, positive_int
-from ..state_files import load_state_dict_strictly
+from ..weight_files import load_state_dict_strictly
 from .files import CheckpointSource, read_checkpoint
 from .meta import CheckpointMeta
 from .preprocess import InputSpec

@@ -54,8 +54,8 @@ from .loop import Engine, EpochStats
 from .metrics import MetricsLog
 from .optim import build_optimizer, build_scheduler
 from .regularizers import OperatorLosses
+from .resume import apply_training_state, check_resumable, restore_rank_rng, state_sha256, training_state
 from .rng import capture_rng_state, seed_everything
-from .state import apply_training_state, check_resumable, restore_rank_rng, state_sha256, training_state
 
 CHECKPOINT_NAME = "checkpoint.pt"
 MODEL_NAME = "model.pt"

@@ -20,7 +20,7 @@ import slimconv
 from .device_fallback import run_models
 from .images import ImageItem
 from .models import LoadedModel
-from .state import model_batch
+from .selection import model_batch
 
 MAX_CACHED_RESULTS = 32
 
