@@ -30,10 +30,11 @@ forward are its output and a chunk's slices: a few activations, not the public c
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-__all__ = ["dynamic_conv2d"]
+__all__ = ["dynamic_conv2d", "graph_dynamic_conv2d"]
 
 
 def dynamic_conv2d(
@@ -72,6 +73,37 @@ def dynamic_conv2d(
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return _DynamicConv2d.apply(x, weight, bias, gamma, phi, psi, stride, padding)
     return _forward(x, weight, bias, gamma, phi, psi, stride, padding)
+
+
+def graph_dynamic_conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    gamma: Tensor,
+    phi: Tensor,
+    psi: Tensor,
+    kernel_size: int,
+    stride: int,
+    padding: int,
+) -> Tensor:
+    """The same function as :func:`dynamic_conv2d` in plain tensor operations, for graph captures.
+
+    ``torch.fx``, ``torch.jit.trace``, ``torch.export`` and ONNX cannot hold the chunk loop and the
+    preallocated buffers of the fast execution. Here the input is unfolded once (``B x C x k^2 x
+    L``, the im2col of an ordinary convolution), scaled by ``phi_r (x) psi_r`` and multiplied with
+    the shared weight; ``kernel_size`` is the layer's, so no shape of a traced tensor is branched
+    on. Memory: ``R`` scaled copies of the im2col matrix, no per-sample weight. ``B x N x Ho x Wo``.
+    """
+    columns = F.unfold(x, kernel_size, padding=padding, stride=stride)  # B x C k^2 x L
+    columns = columns.unflatten(1, (weight.shape[1], kernel_size * kernel_size))  # B x C x k^2 x L
+    scaled = columns[:, None] * phi[:, :, :, None, None] * psi[:, :, None, :, None]  # B x R x C x k^2 x L
+    responses = torch.einsum("ncj,brcjl->brnl", weight.flatten(2), scaled)  # B x R x N x L
+    y = (responses * gamma[..., None]).sum(1)
+    if bias is not None:
+        y = y + bias[:, None]
+    out_h = (x.shape[2] + 2 * padding - kernel_size) // stride + 1
+    out_w = (x.shape[3] + 2 * padding - kernel_size) // stride + 1
+    return y.unflatten(2, (out_h, out_w))
 
 
 def _memory_format(x: Tensor) -> torch.memory_format:

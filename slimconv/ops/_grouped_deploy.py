@@ -19,11 +19,14 @@ Two executions, both exact and both returning the filters in their original orde
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ._graph import capturing_graph
 
 __all__ = ["GroupLayout", "GroupwiseConv2d", "PaddedGroupConv2d", "choose_form"]
 
@@ -187,6 +190,8 @@ class GroupwiseConv2d(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        if capturing_graph():
+            return self._graph_forward(x)
         batch, _, height, width = x.shape
         out_h = _output_size(height, self.kernel_size, self.stride, self.padding)
         out_w = _output_size(width, self.kernel_size, self.stride, self.padding)
@@ -217,6 +222,29 @@ class GroupwiseConv2d(nn.Module):
                 y = F.conv2d(x_g, weight, bias, self.stride, self.padding)
             out.index_copy_(1, filters, y.view(batch, m, out_h, out_w))
         return out
+
+    def _graph_forward(self, x: Tensor) -> Tensor:
+        """The same function for graph captures (see ``_graph``): each live group's convolution on
+        its gathered channels, the dead filters' constant maps, one concatenation put back into
+        filter order by one gather; no buffer, cache or in-place write, no shape branched on."""
+        channel_offsets = [0, *itertools.accumulate(self._channel_counts)]
+        filter_offsets = [0, *itertools.accumulate(self._filter_counts)]
+        outputs = []
+        for g, weight in enumerate(self.weights):
+            channels = self.channel_index[channel_offsets[g] : channel_offsets[g + 1]]
+            bias = None
+            if self.bias is not None:
+                bias = self.bias[self.filter_index[filter_offsets[g] : filter_offsets[g + 1]]]
+            outputs.append(F.conv2d(x.index_select(1, channels), weight, bias, self.stride, self.padding))
+        order = self.filter_index
+        if len(self.dead_filters):
+            out_h = _output_size(x.shape[2], self.kernel_size, self.stride, self.padding)
+            out_w = _output_size(x.shape[3], self.kernel_size, self.stride, self.padding)
+            dead = self._dead_values(x)[None, :, None, None].expand(x.shape[0], -1, out_h, out_w)
+            outputs.append(dead)
+            order = torch.cat([order, self.dead_filters])
+        stacked = torch.cat(outputs, 1) if len(outputs) > 1 else outputs[0]
+        return stacked.index_select(1, torch.argsort(order))
 
     def _dead_values(self, x: Tensor) -> Tensor:
         """What the dead filters output: their bias, or zero."""

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._graph import capturing_graph
+
 __all__ = ["SPConv2dDeploy", "accumulate_pointwise", "average_pool"]
 
 
@@ -17,6 +19,8 @@ def average_pool(x: torch.Tensor, stride: int) -> torch.Tensor:
     """
     if stride == 1:
         return x
+    if capturing_graph():  # the slice sums below depend on the input's size and layout
+        return F.avg_pool2d(x, stride, stride, ceil_mode=True)
     b, c, h, w = x.shape
     if h % stride or w % stride or not x.is_contiguous():
         return F.avg_pool2d(x, stride, stride, ceil_mode=True)
@@ -133,6 +137,8 @@ class SPConv2dDeploy(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``B x C x H x W`` -> ``B x N x H' x W'``."""
+        if capturing_graph():
+            return self._graph_forward(x)
         cr = self.representative_channels
         x_r = x if cr == x.shape[1] else x[:, :cr]
         u3 = F.conv2d(x_r, self.gwc_weight, self.representative_bias, self.stride, self.padding, 1, self.gwc_groups)
@@ -148,3 +154,21 @@ class SPConv2dDeploy(nn.Module):
             difference = difference * self.gate_scale[:, None, None]
         gamma = torch.sigmoid(difference)
         return u3.lerp_(u1, gamma)
+
+    def _graph_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The same function for graph captures (see ``_graph``): the 1x1 paths as convolutions,
+        nothing written in place (onnxruntime cannot infer the shapes of the in-place GEMM into
+        a view of ``U1``)."""
+        cr = self.representative_channels
+        u3 = F.conv2d(x[:, :cr], self.gwc_weight, self.representative_bias, self.stride, self.padding, 1,
+                      self.gwc_groups)
+        pooled = average_pool(x, self.stride)
+        if self.pwc_weight is not None:
+            u3 = u3 + F.conv2d(pooled[:, :cr], self.pwc_weight[:, :, None, None])
+        if self.redundant_weight is None:
+            return u3
+        u1 = F.conv2d(pooled[:, cr:], self.redundant_weight[:, :, None, None], self.redundant_bias)
+        difference = u1.mean((2, 3), keepdim=True) - u3.mean((2, 3), keepdim=True)
+        if self.gate_scale is not None:
+            difference = difference * self.gate_scale[:, None, None]
+        return torch.lerp(u3, u1, torch.sigmoid(difference))

@@ -166,13 +166,10 @@ class GhostDeployed(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         primary = self.primary(x)
-        m = primary.shape[1]
+        m = self.primary.out_channels  # channel counts from the layers, not the maps: no branch on a traced shape
+        kept = primary if self.primary_bias is None else primary + self.primary_bias[:, None, None]
         if self.cheap is None:
-            out = primary
-        else:
-            used = self.cheap.in_channels
-            ghosts = self.cheap(primary if used == m else primary[:, :used])[:, : self.out_channels - m]
-            out = torch.cat([primary, ghosts], 1)
-        if self.primary_bias is not None:
-            out[:, :m] += self.primary_bias[:, None, None]
-        return out
+            return kept
+        used = self.cheap.in_channels
+        ghosts = self.cheap(primary if used == m else primary[:, :used])[:, : self.out_channels - m]
+        return torch.cat([kept, ghosts], 1)

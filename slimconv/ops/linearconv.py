@@ -187,8 +187,9 @@ class LinearConv2d(SlimConv2d):
 
     def composed_weight(self) -> torch.Tensor:
         """Full weight ``W = cat(V, A @ flatten(V))`` reshaped to ``N x C/g x k x k``."""
-        v = self.primary_weight
-        secondary = (self.coefficients @ v.flatten(1)).view(self.num_secondary, *v.shape[1:])
+        v, k = self.primary_weight, self.kernel_size
+        # shape from the geometry, not from v.shape: a torch.fx proxy's shape cannot be unpacked
+        secondary = (self.coefficients @ v.flatten(1)).view(self.num_secondary, self.in_channels // self.groups, k, k)
         return torch.cat([v, secondary])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._base import SlimConv2d
+from ._graph import capturing_graph
 from ._registry import register_op
 from ._validate import boolean, same_padding_only
 
@@ -157,11 +158,12 @@ def _octave_forward(
 
     On the CPU an NCHW input is processed in channels_last and the output given back in NCHW:
     average pooling and nearest upsampling measured several times faster in that layout, which
-    more than pays for the two layout copies.
+    more than pays for the two layout copies. A captured graph (see ``_graph``) keeps the input's
+    layout: the layout test is a branch on the input that a graph cannot hold.
     """
     if lh_w is None and low_w is None and stride == 1:  # alpha too small to leave a low channel
         return F.conv2d(x, high_w, high_b, 1, padding)
-    if x.device.type == "cpu" and not x.is_contiguous(memory_format=torch.channels_last):
+    if not capturing_graph() and x.device.type == "cpu" and not x.is_contiguous(memory_format=torch.channels_last):
         out = _octave_forward(
             x.contiguous(memory_format=torch.channels_last), high_w, high_b, lh_w, low_w, low_b, stride, padding
         )
@@ -180,7 +182,10 @@ def _octave_forward(
     up = F.interpolate(torch.cat(low, 1) if len(low) > 1 else low[0], size=high.shape[-2:], mode="nearest")
     if lh_w is None:
         return torch.cat([high, up], 1)
-    up[:, : high.shape[1]] += high
+    high_out = high.shape[1]
+    if capturing_graph():  # a graph holds no in-place write into a slice
+        return torch.cat([up[:, :high_out] + high, up[:, high_out:]], 1)
+    up[:, :high_out] += high
     return up
 
 

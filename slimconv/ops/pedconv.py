@@ -32,7 +32,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._base import SlimConv2d
-from ._dynamic_conv import dynamic_conv2d
+from ._dynamic_conv import dynamic_conv2d, graph_dynamic_conv2d
+from ._graph import capturing_graph
 from ._registry import register_op
 from ._validate import boolean, nn_module, positive_int
 
@@ -155,8 +156,9 @@ class PEDConv2d(SlimConv2d):
         return z, logits
 
     def _factors(self, logits: Tensor) -> PEDAttention:
-        phi, gamma, psi = logits.sigmoid().split(self.logit_sizes, dim=-1)
-        return PEDAttention(gamma=gamma, phi=phi, psi=psi)
+        c, n, _ = self.logit_sizes
+        factors = logits.sigmoid()  # sliced, not split and unpacked: a torch.fx proxy cannot be iterated
+        return PEDAttention(gamma=factors[..., c : c + n], phi=factors[..., :c], psi=factors[..., c + n :])
 
     def attention(self, x: Tensor) -> PEDAttention:
         """The factors for input ``x`` (``B x C x H x W``) in eval semantics (no noise), whatever
@@ -192,10 +194,17 @@ class PEDConv2d(SlimConv2d):
     def forward(self, x: Tensor) -> Tensor:
         """``B x C x H x W`` -> ``B x N x Ho x Wo``, exact, without per-sample weights."""
         z, logits = self._logits(x)
-        if self.training and self.decoder is not None:
+        capturing = capturing_graph()
+        if self.training and self.decoder is not None and not capturing:
+            # A captured graph has no place for this side output: it computes the task output only.
             reconstruction = self.decoder(logits.flatten(1))
             self._infomax_loss = F.mse_loss(reconstruction, z.detach())
         attention = self._factors(logits)
+        if capturing:
+            return graph_dynamic_conv2d(
+                x, self.weight, self.bias, attention.gamma, attention.phi, attention.psi,
+                self.kernel_size, self.stride, self.padding,
+            )
         return dynamic_conv2d(
             x, self.weight, self.bias, attention.gamma, attention.phi, attention.psi,
             self.stride, self.padding,

@@ -13,6 +13,7 @@ from torch import nn
 
 from ._base import SlimConv2d
 from ._batch_norm import fold_batch_norm
+from ._graph import capturing_graph
 from ._registry import register_op
 from ._spconv_deploy import SPConv2dDeploy, average_pool
 from ._validate import boolean, divides, fraction, positive_int, same_padding_only
@@ -37,17 +38,17 @@ class SPConvBranches:
     output: torch.Tensor
 
 
-class _BatchNorm2d(nn.BatchNorm2d):
-    """``nn.BatchNorm2d`` that survives a training batch with one value per channel.
+def _normalise(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
+    """``bn(x)``, except for a training batch with one value per channel (batch 1, ``1 x 1`` maps).
 
-    Such a batch (batch 1 with a ``1 x 1`` output) has no variance to normalise by; it is
-    normalised with the running statistics, which it leaves unchanged, instead of raising.
+    Such a batch has no variance to normalise by; it is normalised with the running statistics,
+    which it leaves unchanged, instead of raising. The BNs stay plain ``nn.BatchNorm2d`` (leaf
+    modules of ``torch.fx``); a graph captured in training mode cannot branch on the batch's
+    size, so there such a batch meets ``nn.BatchNorm2d``'s own error.
     """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and x.numel() == x.shape[1]:
-            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
-        return super().forward(x)
+    if bn.training and not capturing_graph() and x.numel() == x.shape[1]:
+        return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+    return bn(x)
 
 
 @register_op("spconv")
@@ -108,12 +109,12 @@ class SPConv2d(SlimConv2d):
         factory = dict(device=device, dtype=dtype)
         self.gwc = nn.Conv2d(cr, n, k, self.stride, self.padding, groups=self.gwc_groups, bias=False, **factory)
         self.pwc = nn.Conv2d(cr, n, 1, bias=False, **factory)
-        self.bn_representative = _BatchNorm2d(n, **factory)
+        self.bn_representative = nn.BatchNorm2d(n, **factory)
         self.conv_redundant: nn.Conv2d | None = None
-        self.bn_redundant: _BatchNorm2d | None = None
+        self.bn_redundant: nn.BatchNorm2d | None = None
         if cr < self.in_channels:
             self.conv_redundant = nn.Conv2d(self.in_channels - cr, n, 1, bias=True, **factory)
-            self.bn_redundant = _BatchNorm2d(n, **factory)
+            self.bn_redundant = nn.BatchNorm2d(n, **factory)
         self.bias = nn.Parameter(torch.zeros(n, **factory)) if bias else None
 
     @property
@@ -130,15 +131,16 @@ class SPConv2d(SlimConv2d):
         """Both branch outputs, the fusion weights and the output for ``x`` (``B x C x H x W``)."""
         cr = self._cr
         pooled = average_pool(x, self.stride)
-        u3 = self.bn_representative(self.gwc(x[:, :cr]) + self.pwc(pooled[:, :cr]))
+        u3 = _normalise(self.bn_representative, self.gwc(x[:, :cr]) + self.pwc(pooled[:, :cr]))
         if self.conv_redundant is None:
             u1 = None
             beta = u3.new_ones(u3.shape[:2])
             gamma = u3.new_zeros(u3.shape[:2])
             y = u3
         else:
-            u1 = self.bn_redundant(self.conv_redundant(pooled[:, cr:]))
-            beta, gamma = torch.softmax(torch.stack((u3.mean((2, 3)), u1.mean((2, 3)))), dim=0).unbind(0)
+            u1 = _normalise(self.bn_redundant, self.conv_redundant(pooled[:, cr:]))
+            weights = torch.softmax(torch.stack((u3.mean((2, 3)), u1.mean((2, 3)))), dim=0)
+            beta, gamma = weights[0], weights[1]  # indexed, not unpacked: a torch.fx proxy cannot be iterated
             y = u3 * beta[:, :, None, None] + u1 * gamma[:, :, None, None]
         if self.bias is not None:
             y = y + self.bias[:, None, None]
