@@ -28,7 +28,7 @@ class SPConvBranches:
     ``representative`` is ``U3`` and ``redundant`` is ``U1``, both ``B x N x H' x W'``
     (``redundant`` is ``None`` when ``alpha = 1``: there is no redundant part). ``beta`` and
     ``gamma`` are the ``B x N`` fusion weights (``beta + gamma = 1``; ``1`` and ``0`` when
-    ``alpha = 1``) and ``output`` is ``beta * U3 + gamma * U1 (+ bias)``, ``B x N x H' x W'``.
+    ``alpha = 1``) and ``output`` is ``beta * U3 + gamma * U1``, ``B x N x H' x W'``.
     """
 
     representative: torch.Tensor
@@ -63,17 +63,22 @@ class SPConv2d(SlimConv2d):
       ``gwc_groups`` groups and stride ``s``, PWC a ``1 x 1`` conv ``Cr -> N``;
     - ``U1 = BN_b(Conv1x1(pool(x_u)))``, ``(C - Cr) -> N`` with bias;
     - ``[beta, gamma] = softmax([GAP(U3), GAP(U1)])`` per sample and output channel,
-      ``y = beta * U3 + gamma * U1`` (plus a per-channel ``bias`` if ``bias=True``).
+      ``y = beta * U3 + gamma * U1``.
 
     ``pool`` is an ``s x s`` average pool with ``ceil_mode`` (identity at ``s = 1``), one pass
     over the whole input shared by both branches. With ``alpha = 1`` there is no redundant part,
     the softmax runs over a single branch and the fusion is ``y = U3`` (``beta = 1``).
-    Parameters ``(1 + 4.5 alpha) C N + 5 N`` for ``k = 3`` and two groups (``+ N`` with bias).
+    Parameters ``(1 + 4.5 alpha) C N + 5 N`` for ``k = 3`` and two groups, with or without bias.
 
     Args:
         alpha: share of representative input channels, in ``(0, 1]``.
         gwc_groups: groups of the ``k x k`` conv; must divide ``Cr`` and ``out_channels``.
-        bias: add a learnable per-output-channel bias after the fusion.
+        bias: accepted for the ``nn.Conv2d`` signature; adds no parameter. A per-channel bias after
+            the fusion is redundant by construction: shifting both BNs' ``bias`` by ``b`` shifts
+            ``U3`` and ``U1`` by ``b``, leaves ``GAP(U3) - GAP(U1)`` (hence ``beta``) unchanged and,
+            since ``beta + gamma = 1``, shifts ``y`` by exactly ``b``. So the BN shifts already carry
+            it (as the paper's module has it). A state dict saved with the former separate ``bias``
+            loads with that bias folded into both BN shifts: the same function.
     """
 
     def __init__(
@@ -115,7 +120,7 @@ class SPConv2d(SlimConv2d):
         if cr < self.in_channels:
             self.conv_redundant = nn.Conv2d(self.in_channels - cr, n, 1, bias=True, **factory)
             self.bn_redundant = nn.BatchNorm2d(n, **factory)
-        self.bias = nn.Parameter(torch.zeros(n, **factory)) if bias else None
+        self.register_parameter("bias", None)  # see ``bias`` above: carried by the BN shifts
 
     @property
     def representative_channels(self) -> range:
@@ -142,8 +147,6 @@ class SPConv2d(SlimConv2d):
             weights = torch.softmax(torch.stack((u3.mean((2, 3)), u1.mean((2, 3)))), dim=0)
             beta, gamma = weights[0], weights[1]  # indexed, not unpacked: a torch.fx proxy cannot be iterated
             y = u3 * beta[:, :, None, None] + u1 * gamma[:, :, None, None]
-        if self.bias is not None:
-            y = y + self.bias[:, None, None]
         return SPConvBranches(representative=u3, redundant=u1, beta=beta, gamma=gamma, output=y)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -151,7 +154,20 @@ class SPConv2d(SlimConv2d):
         return self.branches(x).output
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, alpha={self.alpha}, gwc_groups={self.gwc_groups}, bias={self.bias is not None}"
+        return f"{super().extra_repr()}, alpha={self.alpha}, gwc_groups={self.gwc_groups}"
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        """Load a state dict of the former layout too, whose separate output ``bias`` (``N``) is
+        folded into both BN shifts (exactly the same function, see the class docstring)."""
+        bias = state_dict.pop(prefix + "bias", None)
+        if bias is not None:
+            for bn in ("bn_representative", "bn_redundant"):
+                key = f"{prefix}{bn}.bias"
+                if key in state_dict:
+                    state_dict[key] = state_dict[key] + bias
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     @torch.no_grad()
     def fuse(self) -> nn.Module:
@@ -162,18 +178,15 @@ class SPConv2d(SlimConv2d):
         conv and an ``nn.Conv2d`` is returned.
         """
         scale_r, shift_r = fold_batch_norm(self.bn_representative)
-        # A bias after the fusion equals the same bias on both branches: beta + gamma = 1, and
-        # GAP(U3) - GAP(U1), which sets beta, does not change.
-        output_bias = self.bias if self.bias is not None else torch.zeros_like(shift_r)
         gwc_weight = self.gwc.weight * scale_r[:, None, None, None]
         pwc_weight = self.pwc.weight.flatten(1) * scale_r[:, None]
-        representative_bias = shift_r + output_bias
+        representative_bias = shift_r
         groups = self.gwc_groups
         redundant_weight = redundant_bias = None
         if self.conv_redundant is not None:
             scale_u, shift_u = fold_batch_norm(self.bn_redundant)
             redundant_weight = self.conv_redundant.weight.flatten(1) * scale_u[:, None]
-            redundant_bias = self.conv_redundant.bias * scale_u + shift_u + output_bias
+            redundant_bias = self.conv_redundant.bias * scale_u + shift_u
         if self.kernel_size == 1 and self.stride == 1:
             merged = pwc_weight + torch.block_diag(*gwc_weight.flatten(1).chunk(groups))
             gwc_weight, pwc_weight, groups = merged[:, :, None, None], None, 1

@@ -88,7 +88,8 @@ def test_check_values(alpha, stride, expected_params, expected_macs):
 def test_params_and_macs_follow_the_formula(cin, cout, alpha):
     layer = SPConv2d(cin, cout, 3, alpha=alpha)
     assert params(layer) == (1 + 4.5 * alpha) * cin * cout + 5 * cout
-    assert params(SPConv2d(cin, cout, 3, alpha=alpha, bias=True)) == params(layer) + cout
+    # bias=True adds nothing: the BN shifts already give every output channel its bias
+    assert params(SPConv2d(cin, cout, 3, alpha=alpha, bias=True)) == params(layer)
     assert conv_macs(layer.eval().fuse(), torch.randn(1, cin, 7, 7)) == (1 + 4.5 * alpha) * cin * cout * 49
     assert layer.training_only_parameters() == []
 
@@ -148,19 +149,49 @@ def test_fuse_returns_a_plain_conv_when_the_layer_is_one():
     assert merged.gwc_weight.shape == (8, 8, 1, 1) and merged.gwc_groups == 1
 
 
-def test_the_output_bias_is_added_after_the_fusion():
-    layer = perturb(SPConv2d(16, 16, 3, 2, bias=True)).eval()
+def former_layout_reference(layer: SPConv2d, bias: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The former layout's output: the fusion, then a separate output bias (float64)."""
+    return spec_reference(layer, x) + bias.double()[:, None, None]
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0])
+def test_a_state_dict_with_the_former_output_bias_loads_into_the_bn_shifts(alpha):
+    layer = perturb(SPConv2d(16, 16, 3, 2, bias=True, alpha=alpha)).eval()
+    assert layer.bias is None and "bias" not in dict(layer.named_parameters())
+    former = layer.state_dict()
+    former["bias"] = torch.randn(16)  # what a checkpoint of the former layout holds
     x = torch.randn(2, 16, 9, 9)
+    expected = former_layout_reference(layer, former["bias"], x)
+    loaded = SPConv2d(16, 16, 3, 2, bias=True, alpha=alpha).eval()
+    loaded.load_state_dict(former)  # strict: the bias key is consumed, not left over
+    assert "bias" in former  # the caller's dictionary is not changed
     with torch.no_grad():
-        with_bias = layer(x)
-        deployed = layer.fuse()
-        layer.bias.zero_()
-        without_bias = layer(x)
-        expected_bias = with_bias - without_bias
-        torch.testing.assert_close(deployed(x), with_bias, rtol=1e-5, atol=1e-5)
-    assert layer.bias.shape == (16,)
-    torch.testing.assert_close(expected_bias, expected_bias[:1, :, :1, :1].expand_as(expected_bias))
-    assert expected_bias.abs().max() > 0.01
+        torch.testing.assert_close(loaded(x).double(), expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(loaded.fuse()(x).double(), expected, rtol=1e-5, atol=1e-5)
+    assert set(loaded.state_dict()) == set(layer.state_dict())
+
+
+def test_a_former_checkpoint_of_a_whole_model_loads_strictly_with_the_same_predictions():
+    from slimconv import convert
+    from slimconv.models import vgg11_cifar
+
+    model = perturb(convert(vgg11_cifar(), "spconv")).eval()
+    former = model.state_dict()
+    layers = [name for name, m in model.named_modules() if isinstance(m, SPConv2d)]
+    biases = {name: torch.randn(m.out_channels) * 0.1 for name, m in model.named_modules() if name in layers}
+    former.update({f"{name}.bias": b for name, b in biases.items()})
+    x = torch.randn(2, 3, 32, 32)
+    # the former model: each SPConv output shifted by its bias
+    hooks = [model.get_submodule(name).register_forward_hook(lambda m, i, o, b=b: o + b[:, None, None])
+             for name, b in biases.items()]
+    with torch.no_grad():
+        expected = model(x)
+    for hook in hooks:
+        hook.remove()
+    fresh = convert(vgg11_cifar(), "spconv").eval()
+    fresh.load_state_dict(former)
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(x), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_deploy_runs_in_float64_and_channels_last_batches():
@@ -187,7 +218,7 @@ def test_deploy_is_differentiable_and_counted_with_grad_enabled():
 
 # -- the split and the fusion weights for the app ------------------------------------------------
 def test_branches_expose_the_split_and_the_fusion_weights():
-    layer = perturb(SPConv2d(24, 16, 3, 2, alpha=0.25, bias=True)).eval()
+    layer = perturb(SPConv2d(24, 16, 3, 2, alpha=0.25)).eval()
     assert layer.representative_channels == range(6)
     assert layer.redundant_channels == range(6, 24)
     x = torch.randn(2, 24, 9, 7)
@@ -201,7 +232,7 @@ def test_branches_expose_the_split_and_the_fusion_weights():
         expected_beta = torch.sigmoid(parts.representative.mean((2, 3)) - parts.redundant.mean((2, 3)))
         torch.testing.assert_close(parts.beta, expected_beta)
         fused = parts.beta[..., None, None] * parts.representative + parts.gamma[..., None, None] * parts.redundant
-        torch.testing.assert_close(parts.output, fused + layer.bias[:, None, None])
+        torch.testing.assert_close(parts.output, fused)
         torch.testing.assert_close(parts.output, layer(x))
         assert not torch.allclose(parts.beta, torch.full_like(parts.beta, 0.5), atol=1e-3)
 
