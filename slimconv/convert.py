@@ -17,12 +17,23 @@ from .profile import count_params
 #: The papers' placements (OPERATORS.md), used when ``policy`` is not given.
 DEFAULT_POLICIES: dict[str, str] = {"linearconv": "all", "flgc": "projection-1x1"}
 _FALLBACK_POLICY = "except-stem"
+#: Where the paper's placement selects nothing in a model, the default placement used instead. FLGC's
+#: paper groups the 1x1 projections of inverted residuals; a model without them (a ResNet, VGG) gets
+#: its 3x3 convs grouped, the stem excepted, as the zoo's FLGC ResNet-20 has them.
+DEFAULT_FALLBACKS: dict[str, str] = {"flgc": "except-stem"}
 
 
-def default_policy(op: str) -> str:
-    """The placement of the operator's paper: ``except-stem`` unless listed in ``DEFAULT_POLICIES``."""
+def default_policy(op: str, model: nn.Module | None = None) -> str:
+    """The placement of the operator's paper: ``except-stem`` unless listed in ``DEFAULT_POLICIES``.
+
+    With ``model``, the placement ``convert`` uses by default on that model: the paper's, or its
+    ``DEFAULT_FALLBACKS`` entry where the paper's selects no convolution of ``model``.
+    """
     get_op(op)
-    return DEFAULT_POLICIES.get(op, _FALLBACK_POLICY)
+    policy = DEFAULT_POLICIES.get(op, _FALLBACK_POLICY)
+    if model is not None and op in DEFAULT_FALLBACKS and not select_convs(model, policy):
+        return DEFAULT_FALLBACKS[op]
+    return policy
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,7 @@ class ConvertReport:
     policy: str
     replaced: list[ReplacedLayer] = field(default_factory=list)
     skipped: list[SkippedLayer] = field(default_factory=list)
+    note: str = ""  # why the default placement differs from the paper's, when it does
 
     @property
     def params_before(self) -> int:
@@ -61,6 +73,8 @@ class ConvertReport:
         lines = [
             f"convert to {self.op} (policy {self.policy}): {len(self.replaced)} replaced, {len(self.skipped)} skipped"
         ]
+        if self.note:
+            lines.append(f"  note: {self.note}")
         for layer in self.replaced:
             params = f"params {layer.params_before:,} -> {layer.params_after:,}"
             lines.append(f"  {layer.name}: {layer.before} -> {layer.after}  {params}")
@@ -102,14 +116,24 @@ def convert(
 
     Each new layer keeps the replaced conv's geometry (channels, kernel, stride, padding, bias),
     device, dtype and train/eval mode, and inherits its weights where the operator can (LinearConv,
-    FLGC, OctConv). Selected layers the operator cannot replace are skipped and named in the report.
+    FLGC, OctConv). Without ``policy``: the operator paper's placement, or, where that selects
+    nothing, ``DEFAULT_FALLBACKS`` (FLGC on a model without inverted-residual projections groups its
+    3x3 convs but the stem); the report's ``note`` says so. Selected layers the operator cannot replace are skipped and named in the report.
     Raises ``ValueError`` for bad options or when nothing could be replaced, so a conversion never
     silently does nothing. Returns the model (a copy unless ``inplace``) and, with
     ``return_report=True``, a ``ConvertReport``.
     """
     nn_module("model", model)
     op_class = get_op(op)
-    policy = default_policy(op) if policy is None else check_policy(policy)
+    note = ""
+    if policy is None:
+        policy = default_policy(op, model)
+        paper = default_policy(op)
+        if policy != paper:
+            note = (f"the paper's placement {paper!r} selects no convolution of {type(model).__name__}; "
+                    f"the default placement there is {policy!r}")
+    else:
+        policy = check_policy(policy)
     boolean("inplace", inplace)
     boolean("return_report", return_report)
     _check_options(op, op_class, options)
@@ -117,7 +141,7 @@ def convert(
     op_class(64, 64, 3, **options, device="meta")  # bad options fail here, once, with their message
     if not inplace:
         model = copy.deepcopy(model)
-    report = ConvertReport(op=op, policy=policy_name)
+    report = ConvertReport(op=op, policy=policy_name, note=note)
     for name in select_convs(model, policy):
         conv = model.get_submodule(name)
         reason = op_class.unsupported_reason(conv, **options)

@@ -191,7 +191,11 @@ def _train(config: TrainConfig, context: DistContext, device: torch.device,
     test_set = random_subset(data.test, config.subset, config.seed + 1)
     train_loader, sampler, test_loader = _loaders(train_set, test_set, config, context, workers, device)
     core = _build_model(config, data)
-    policy = (config.policy or default_policy(config.op)) if config.op else None
+    policy = None
+    if config.op:  # the placement convert() used: the default one depends on the model's layers
+        with torch.random.fork_rng(devices=[]):  # building it must not move the training's random stream
+            dense = create_model(config.model, in_chans=data.input.in_chans, num_classes=len(data.classes))
+        policy = config.policy or default_policy(config.op, dense)
     macs = deployed_macs(core, data.input.input_size)
     core = core.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     losses = OperatorLosses(core, config)

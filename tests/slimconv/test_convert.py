@@ -97,7 +97,7 @@ def test_bad_policy_option_and_empty_selection_raise():
     with pytest.raises(ValueError, match="unknown operator"):
         slimconv.convert(model, "magicconv")
     with pytest.raises(ValueError, match="replaced nothing"):
-        slimconv.convert(model, "flgc")  # a ResNet has no inverted-residual projection
+        slimconv.convert(model, "flgc", policy="projection-1x1")  # a ResNet has no inverted-residual projection
     with pytest.raises(ValueError, match="'alpah' is not an option of 'spconv'; its options are alpha, gwc_groups"):
         slimconv.convert(model, "spconv", alpah=0.5)
 
@@ -112,3 +112,17 @@ def test_projection_policy_passes_over_squeeze_excitation():
     model = slimconv.create_model("efficientnet_b0")
     names = slimconv.select_convs(model, "projection-1x1")
     assert len(names) == 16 and all(".block.3." in n or n.endswith(".block.2.0") for n in names)
+
+
+def test_flgc_by_default_groups_the_3x3_convs_of_a_model_without_projections():
+    from torchvision.models import resnet18
+
+    model = resnet18()
+    converted, report = slimconv.convert(model, "flgc", return_report=True)
+    assert report.policy == "except-stem" == slimconv.default_policy("flgc", model)
+    assert "'projection-1x1' selects no convolution of ResNet" in report.note and report.note in str(report)
+    assert len(report.replaced) == 16 and not report.skipped  # both 3x3 convs of all 8 basic blocks
+    assert not isinstance(converted.conv1, slimconv.ops.FLGConv2d)
+    # where the paper's placement finds its projections, it stays the default, without a note
+    _, paper = slimconv.convert(slimconv.create_model("mobilenetv2_cifar"), "flgc", return_report=True)
+    assert paper.policy == "projection-1x1" and paper.note == "" and len(paper.replaced) == 17
