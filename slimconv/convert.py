@@ -118,7 +118,8 @@ def convert(
     device, dtype and train/eval mode, and inherits its weights where the operator can (LinearConv,
     FLGC, OctConv). Without ``policy``: the operator paper's placement, or, where that selects
     nothing, ``DEFAULT_FALLBACKS`` (FLGC on a model without inverted-residual projections groups its
-    3x3 convs but the stem); the report's ``note`` says so. Selected layers the operator cannot replace are skipped and named in the report.
+    3x3 convs but the stem); the report's ``note`` says so. Selected layers the operator cannot
+    replace are skipped and named in the report.
     Raises ``ValueError`` for bad options or when nothing could be replaced, so a conversion never
     silently does nothing. Returns the model (a copy unless ``inplace``) and, with
     ``return_report=True``, a ``ConvertReport``.
