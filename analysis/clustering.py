@@ -14,6 +14,10 @@ from typing import Literal
 
 import numpy as np
 import torch
+from scipy.cluster.hierarchy import linkage as scipy_linkage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial.distance import squareform
 from sklearn.cluster import AgglomerativeClustering
 
 from ._validate import boolean, choice, positive_int, square_matrix, unit_interval
@@ -139,3 +143,47 @@ def _ordered_clusters(
         threshold=threshold,
         linkage=linkage,
     )
+
+
+# float32 rounding of a similarity is below this: pairs this close under the threshold still link
+_COMPONENT_MARGIN = 1e-5
+
+
+def complete_linkage_cluster_count(similarity: torch.Tensor, threshold: float = 0.9) -> int:
+    """``cluster_channels(similarity, threshold=threshold).num_clusters`` (complete linkage, absolute),
+    without clustering the whole ``C x C`` matrix.
+
+    Complete linkage merges two clusters only below the distance threshold, that is when every pair
+    across them is alike above ``threshold``; so no cluster spans two connected components of the
+    graph that links pairs alike above ``threshold`` (a slightly looser graph, to absorb float32
+    rounding, only coarsens the components). Each component is clustered on its own: one cluster
+    for a lone channel, ``cluster_channels`` on the block of a larger one.
+    Deep layers, whose channels are mostly unlike, thus cost a threshold test instead of a
+    2048-channel agglomerative clustering.
+    """
+    matrix = square_matrix("similarity", similarity).detach().cpu()
+    unit_interval("threshold", threshold)
+    channels = matrix.shape[0]
+    if channels <= 2:
+        return cluster_channels(matrix, threshold=threshold).num_clusters
+    alike = matrix.abs()
+    rows, cols = torch.nonzero(torch.triu(alike >= threshold - _COMPONENT_MARGIN, diagonal=1), as_tuple=True)
+    graph = coo_matrix((np.ones(len(rows)), (rows.numpy(), cols.numpy())), shape=(channels, channels))
+    count, labels = connected_components(graph, directed=False)
+    sizes = np.bincount(labels, minlength=count)
+    total = int((sizes == 1).sum())  # lone channels: one cluster each
+    cut = 1.0 - threshold + _THRESHOLD_SLACK
+    for component in np.flatnonzero(sizes >= 2):
+        members = torch.from_numpy(np.flatnonzero(labels == component))
+        total += _complete_linkage_count(alike[members][:, members].double(), cut)
+    return total
+
+
+def _complete_linkage_count(alike: torch.Tensor, cut: float) -> int:
+    """Clusters of ``cluster_channels``'s complete-linkage tree cut at distance ``cut``: as there, the
+    distances ``1 - (A + A^T) / 2`` go to scipy's linkage, and every merge at or above the cut
+    leaves one more cluster (complete-linkage heights never decrease)."""
+    distance = (1.0 - (alike + alike.T) / 2).clamp_min(0.0).numpy()
+    np.fill_diagonal(distance, 0.0)
+    heights = scipy_linkage(squareform(distance, checks=False), method="complete")[:, 2]
+    return int(np.count_nonzero(heights >= cut)) + 1

@@ -18,8 +18,8 @@ from ._running import eval_mode, images_for, run_model
 from ._validate import choice, nn_module, optional_callable, positive_int, unit_interval
 from .capture import DEFAULT_MAX_VALUES_PER_IMAGE, bound_map_size
 from .hooks import conv_layer_names, layer_hooks, resolve_layers
-from .scores import LayerRedundancyScores, layer_redundancy_scores
-from .similarity import METRICS, SimilarityMetric, channel_similarity
+from .scores import LayerRedundancyScores, maps_redundancy_scores
+from .similarity import METRICS, SimilarityMetric
 
 
 @dataclass(frozen=True)
@@ -86,11 +86,7 @@ def redundancy_report(
         if output.dim() != 4:
             raise ValueError(f"layer {name!r} makes a {output.dim()}-D tensor, not B x C x H x W maps")
         maps = bound_map_size(output.detach(), max_values_per_image).cpu()
-        similarity = channel_similarity(maps, metric)
-        results[name] = (
-            (int(output.shape[2]), int(output.shape[3])),
-            layer_redundancy_scores(similarity, threshold, maps=maps),
-        )
+        results[name] = ((int(output.shape[2]), int(output.shape[3])), maps_redundancy_scores(maps, metric, threshold))
         if progress is not None:
             progress(len(results) / len(names), name)
 

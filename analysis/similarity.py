@@ -71,6 +71,26 @@ def normalised_channels(maps: torch.Tensor, metric: SimilarityMetric = "pearson"
     return unit, constant
 
 
+def stacked_unit_channels(
+    maps: torch.Tensor, metric: SimilarityMetric = "pearson"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`normalised_channels` of every image at once: ``B x C x H x W`` maps give the ``C x (B H W)``
+    float64 rows of the images side by side, and the ``B x C`` bool mask of constant channels.
+
+    With ``U`` these rows, ``U U^T / B`` is the mean over images of the per-image similarity
+    matrices (before their clamp to [-1, 1] and their diagonal).
+    """
+    batch, channels = maps.shape[:2]
+    flat = maps.reshape(batch, channels, -1).double()
+    if metric == "pearson":
+        flat = flat - flat.mean(dim=2, keepdim=True)
+    norms = flat.norm(dim=2)  # B x C
+    rms_norm = norms.square().mean(dim=1, keepdim=True).sqrt()
+    constant = norms <= _CONSTANT_RELATIVE_NORM * rms_norm
+    unit = torch.where(constant[..., None], torch.zeros_like(flat), flat / norms.clamp_min(1e-300)[..., None])
+    return unit.transpose(0, 1).reshape(channels, -1), constant
+
+
 def per_image_similarity(maps: torch.Tensor, metric: SimilarityMetric = "pearson") -> tuple[torch.Tensor, torch.Tensor]:
     """Similarity of the channels of one image's maps ``C x H x W`` (or ``C x L``).
 

@@ -1,0 +1,68 @@
+"""The report's fast route (float32 GEMM, smaller Gram, component-wise clustering) gives the scores of
+the float64 reference route: channel_similarity -> layer_redundancy_scores, and cluster_channels."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from analysis import channel_similarity, cluster_channels, layer_redundancy_scores
+from analysis.clustering import complete_linkage_cluster_count
+from analysis.scores import maps_redundancy_scores
+
+
+def structured_maps(batch: int, channels: int, side: int, seed: int = 0) -> torch.Tensor:
+    """Maps with copies, scaled and sign-flipped copies, near-copies, dead and constant channels."""
+    generator = torch.Generator().manual_seed(seed)
+    base = torch.randn(batch, channels // 4, side, side, generator=generator)
+    maps = torch.cat([base, 2 * base + 1, -base, base + 0.3 * torch.randn(base.shape, generator=generator)], 1)
+    maps = maps[:, torch.randperm(maps.shape[1], generator=generator)]
+    maps[:, 3] = 0.0  # dead
+    maps[:, 5] = 7.0  # constant
+    return maps.relu() if seed % 2 else maps
+
+
+def reference(maps: torch.Tensor, metric: str, threshold: float):
+    return layer_redundancy_scores(channel_similarity(maps, metric), threshold, maps=maps)
+
+
+@pytest.mark.parametrize("metric", ["pearson", "cosine"])
+@pytest.mark.parametrize(
+    ("batch", "channels", "side"),
+    [(1, 32, 8), (3, 32, 8), (1, 64, 3), (4, 64, 3), (2, 16, 1)],  # C < BP, C > BP, 1x1 maps
+)
+def test_fast_scores_equal_the_reference_route(batch, channels, side, metric):
+    for seed in (0, 1):
+        maps = structured_maps(batch, channels, side, seed)
+        fast, slow = maps_redundancy_scores(maps, metric, 0.9), reference(maps, metric, 0.9)
+        for field in dataclasses.fields(slow):
+            expected, got = getattr(slow, field.name), getattr(fast, field.name)
+            if isinstance(expected, float):
+                assert got == pytest.approx(expected, rel=1e-4, abs=1e-6), field.name
+            else:
+                assert got == expected, field.name
+        if side > 1:
+            assert slow.clusters < channels - slow.dead_channels  # the copies really cluster
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.9, 0.99])
+def test_component_cluster_count_equals_the_whole_matrix_clustering(threshold):
+    for seed in range(4):
+        maps = structured_maps(2, 48, 4, seed)
+        matrix = channel_similarity(maps).matrix
+        live = channel_similarity(maps).constant_share < 1
+        matrix = matrix[live][:, live]
+        expected = cluster_channels(matrix, threshold=threshold).num_clusters
+        assert complete_linkage_cluster_count(matrix, threshold) == expected
+
+
+def test_fast_scores_of_a_deep_layer_work_in_the_small_gram():
+    """2048 channels on 7x7 maps (ResNet-50's last stage on one image): rank <= 48, same scores."""
+    maps = torch.randn(1, 2048, 7, 7)
+    fast, slow = maps_redundancy_scores(maps), reference(maps, "pearson", 0.9)
+    assert fast.max_rank == slow.max_rank == 48
+    assert fast.effective_rank == pytest.approx(slow.effective_rank, rel=1e-4)
+    assert fast.participation_ratio == pytest.approx(slow.participation_ratio, rel=1e-4)
+    assert (fast.similar_pair_share, fast.clusters) == (slow.similar_pair_share, slow.clusters)
