@@ -163,6 +163,11 @@ def complete_linkage_cluster_count(similarity: torch.Tensor, threshold: float = 
     """
     matrix = square_matrix("similarity", similarity).detach().cpu()
     unit_interval("threshold", threshold)
+    return _cluster_count(matrix, threshold)
+
+
+def _cluster_count(matrix: torch.Tensor, threshold: float) -> int:
+    """:func:`complete_linkage_cluster_count` of a checked ``C x C`` CPU matrix."""
     channels = matrix.shape[0]
     if channels <= 2:
         return cluster_channels(matrix, threshold=threshold).num_clusters

@@ -24,7 +24,7 @@ import torch
 
 from ._spectrum import effective_rank_from_singular_values, gram_eigenvalues, symmetric_eigenvalues
 from ._validate import choice, feature_maps, instance_of, square_matrix, unit_interval
-from .clustering import cluster_channels, complete_linkage_cluster_count
+from .clustering import _cluster_count, cluster_channels
 from .similarity import METRICS, ChannelSimilarity, SimilarityMetric, normalised_channels, stacked_unit_channels
 
 
@@ -134,8 +134,8 @@ def maps_redundancy_scores(
     """``layer_redundancy_scores(channel_similarity(maps, metric), threshold, maps=maps)``, at the
     cost of one forward pass's worth of arithmetic (what ``redundancy_report`` runs per layer).
 
-    ``maps``: ``B x C x H x W``. The channels are normalised in float64 (constant channels found as
-    there); then one float32 GEMM gives the mean similarity ``U U^T / B`` (no per-image matrices,
+    ``maps``: ``B x C x H x W``. The channels are normalised with float64 means and norms (constant
+    channels found as there); then one float32 GEMM gives the mean similarity ``U U^T / B`` (no per-image matrices,
     no minimum, maximum or spread, which the scores do not use). The spectrum comes from the
     smaller of the two Gram matrices: the positions' ``B H W x B H W`` one in float64 (small, so
     cheap, and as the reference has it), or the ``C x C`` one in float32 with the float32 rounding
@@ -147,23 +147,26 @@ def maps_redundancy_scores(
     unit_interval("threshold", threshold)
     batch, channels = maps.shape[:2]
     positions = maps[0, 0].numel()
-    units, constant = stacked_unit_channels(maps, metric)
-    units32 = units.float()
+    units32, constant = stacked_unit_channels(maps, metric)
     live_share = 1.0 - constant.double().mean(dim=0)
     matrix = torch.mm(units32, units32.T).div_(batch).clamp_(-1.0, 1.0)
     matrix.diagonal().copy_(live_share)
-    if units.shape[1] < channels:  # the positions' Gram is the smaller: float64, as cheap as it is exact
-        eigenvalues = symmetric_eigenvalues(units.T @ units / batch)
+    if units32.shape[1] < channels:  # the positions' Gram is the smaller: float64, as cheap as it is exact
+        units = units32.double()
+        small = units.T @ units / batch
+        eigenvalues = symmetric_eigenvalues(small)
     else:
+        small = matrix
         eigenvalues = gram_eigenvalues(matrix)
+    # |S|_F^2 = |U U^T|_F^2 / B^2 = |U^T U|_F^2 / B^2: from whichever Gram is the smaller
+    squares = float(torch.linalg.vector_norm(small, dtype=torch.float64).square())
     live = live_share > 0.0
     live_count = int(live.sum())
     centring = 1 if metric == "pearson" else 0
     alike = matrix.abs() >= threshold
     alike.fill_diagonal_(False)
-    pairs = int(alike.sum()) // 2
+    pairs = int(torch.count_nonzero(alike)) // 2
     diagonal_sum = float(matrix.diagonal().double().sum())
-    squares = float(torch.linalg.vector_norm(matrix, dtype=torch.float64).square())
     live_matrix = matrix[live][:, live] if live_count < channels else matrix
     return LayerRedundancyScores(
         channels=channels,
@@ -173,6 +176,6 @@ def maps_redundancy_scores(
         effective_rank=effective_rank_from_singular_values(eigenvalues.sqrt()),
         participation_ratio=diagonal_sum**2 / squares if squares > 0 else 0.0,
         max_rank=min(live_count, batch * (positions - centring)),
-        clusters=complete_linkage_cluster_count(live_matrix, threshold) if live_count else 0,
+        clusters=_cluster_count(live_matrix, threshold) if live_count else 0,  # matrix built here: no check
         dead_channels=channels - live_count,
     )

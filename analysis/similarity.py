@@ -74,20 +74,24 @@ def normalised_channels(maps: torch.Tensor, metric: SimilarityMetric = "pearson"
 def stacked_unit_channels(
     maps: torch.Tensor, metric: SimilarityMetric = "pearson"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`normalised_channels` of every image at once: ``B x C x H x W`` maps give the ``C x (B H W)``
-    float64 rows of the images side by side, and the ``B x C`` bool mask of constant channels.
+    """:func:`normalised_channels` of every image at once, for the report's fast route: ``B x C x H x W``
+    maps give the ``C x (B H W)`` float32 rows of the images side by side, and the ``B x C`` bool mask
+    of constant channels.
 
-    With ``U`` these rows, ``U U^T / B`` is the mean over images of the per-image similarity
-    matrices (before their clamp to [-1, 1] and their diagonal).
+    Means and norms are reduced in float64 (a constant channel centres to exact zeros, as there);
+    the rows themselves stay in float32, the precision of the maps. With ``U`` these rows,
+    ``U U^T / B`` is the mean over images of the per-image similarity matrices (before their clamp
+    to [-1, 1] and their diagonal).
     """
     batch, channels = maps.shape[:2]
-    flat = maps.reshape(batch, channels, -1).double()
+    flat = maps.reshape(batch, channels, -1).float()
     if metric == "pearson":
-        flat = flat - flat.mean(dim=2, keepdim=True)
-    norms = flat.norm(dim=2)  # B x C
+        flat = flat - flat.mean(dim=2, keepdim=True, dtype=torch.float64).float()
+    norms = torch.linalg.vector_norm(flat, dim=2, dtype=torch.float64)  # B x C
     rms_norm = norms.square().mean(dim=1, keepdim=True).sqrt()
     constant = norms <= _CONSTANT_RELATIVE_NORM * rms_norm
-    unit = torch.where(constant[..., None], torch.zeros_like(flat), flat / norms.clamp_min(1e-300)[..., None])
+    scale = torch.where(constant, 0.0, 1.0 / norms.clamp_min(1e-300)).float()  # constant rows become zero
+    unit = flat * scale[..., None]
     return unit.transpose(0, 1).reshape(channels, -1), constant
 
 
