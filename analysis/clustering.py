@@ -178,8 +178,15 @@ def _cluster_count(matrix: torch.Tensor, threshold: float) -> int:
     sizes = np.bincount(labels, minlength=count)
     total = int((sizes == 1).sum())  # lone channels: one cluster each
     cut = 1.0 - threshold + _THRESHOLD_SLACK
-    for component in np.flatnonzero(sizes >= 2):
-        members = torch.from_numpy(np.flatnonzero(labels == component))
+    order = np.argsort(labels, kind="stable")  # members of each component, contiguous
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    pairs = np.flatnonzero(sizes == 2)
+    if len(pairs):  # a pair is one cluster exactly when its distance is under the cut (as the linkage)
+        first, second = torch.from_numpy(order[starts[pairs]]), torch.from_numpy(order[starts[pairs] + 1])
+        distance = (1.0 - (alike[first, second].double() + alike[second, first].double()) / 2).clamp_min(0.0)
+        total += int((distance >= cut).sum()) + len(pairs)
+    for component in np.flatnonzero(sizes >= 3):
+        members = torch.from_numpy(order[starts[component] : starts[component + 1]])
         total += _complete_linkage_count(alike[members][:, members].double(), cut)
     return total
 
