@@ -334,3 +334,17 @@ def test_deploy_matches_eval_for_random_layers(cin, cout, k, s, alpha, groups, b
     with torch.no_grad():
         assert max_relative_error(layer.fuse()(x), ref) <= 1e-5
     assert ref.shape[-2:] == (math.ceil(h / s), math.ceil(w / s))
+
+
+def test_spconv_vgg16_cifar_counts_the_papers_module_structure():
+    """Every 3x3 conv but the stem as SPConv at alpha 1/2: (1 + 4.5 alpha) C N + 5 N per layer, the
+    stem, the 13 BNs and the classifier as in the dense model; no extra output bias per layer."""
+    from slimconv import convert
+    from slimconv.models import vgg16_cifar
+
+    model = convert(vgg16_cifar(), "spconv", alpha=0.5)
+    layers = [m for m in model.modules() if isinstance(m, SPConv2d)]
+    assert len(layers) == 12
+    spconv = sum(int(3.25 * m.in_channels * m.out_channels) + 5 * m.out_channels for m in layers)
+    dense = params(vgg16_cifar()) - sum(9 * m.in_channels * m.out_channels + m.out_channels for m in layers)
+    assert params(model) == spconv + dense == 5_611_338
