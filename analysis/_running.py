@@ -8,9 +8,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from slimconv._validate import feature_maps, nn_module
 from slimconv.profile import checked_forward
-
-from ._validate import feature_maps, nn_module
 
 Target = int | Sequence[int] | torch.Tensor | None
 

@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from slimconv._validate import boolean, choice, positive_int
+
 from ._running import Target, eval_mode, images_for, logits_of, resolve_targets, run_model
-from ._validate import boolean, choice, positive_int
 from .hooks import layer_hooks
 
 DEFAULT_MAX_VALUES_PER_IMAGE = 2**20

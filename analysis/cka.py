@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from slimconv._validate import boolean, feature_maps, nn_module, numeric, optional_callable, shape_of, square_matrix
+
 from ._running import eval_mode, images_for, run_model
-from ._validate import boolean, feature_maps, nn_module, numeric, optional_callable, shape_of, square_matrix
 from .hooks import conv_layer_names, layer_hooks, layer_name_list
 
 

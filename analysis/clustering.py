@@ -20,7 +20,8 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 from sklearn.cluster import AgglomerativeClustering
 
-from ._validate import boolean, choice, positive_int, square_matrix, unit_interval
+from slimconv._validate import boolean, choice, fraction, positive_int, square_matrix
+
 from .similarity import ChannelSimilarity
 
 Linkage = Literal["complete", "average", "single"]
@@ -87,7 +88,7 @@ def cluster_channels(
     elif threshold is None:
         raise ValueError("give a threshold in [0, 1] or a num_clusters")
     else:
-        unit_interval("threshold", threshold)
+        fraction("threshold", threshold, low_open=False)
 
     alike = matrix.abs() if absolute else matrix
     alike = (alike + alike.T) / 2

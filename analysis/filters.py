@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import scipy.linalg
 import torch
 
+from slimconv._validate import conv_weight, fraction, positive_int
+
 from ._spectrum import effective_rank_from_singular_values
-from ._validate import conv_weight, positive_int, unit_interval
 from .similarity import per_image_similarity
 
 
@@ -44,7 +45,7 @@ class FilterSpectrum:
 
     def rank_for_energy(self, energy_share: float) -> int:
         """Fewest singular directions holding at least ``energy_share`` of the weight's energy."""
-        unit_interval("energy_share", energy_share)
+        fraction("energy_share", energy_share, low_open=False)
         reached = self.cumulative_energy >= energy_share - 1e-12
         return int(reached.nonzero()[0, 0]) + 1 if bool(reached.any()) else len(self.singular_values)
 
@@ -112,7 +113,7 @@ def linearconv_params(num_filters: int, filter_size: int, num_primaries: int) ->
 def primaries_needed(weight: torch.Tensor, r2_target: float = 0.95) -> PrimaryRebuild:
     """Greedy (pivoted QR) primary selection for ``weight`` (``N x C x k x k``) and the R^2 of every
     filter for every primary count; see :class:`PrimaryRebuild`."""
-    unit_interval("r2_target", r2_target)
+    fraction("r2_target", r2_target, low_open=False)
     flat = conv_weight("weight", weight).cpu().double()
     num_filters, filter_size = flat.shape
     _, r_factor, pivots = scipy.linalg.qr(flat.T.numpy(), mode="economic", pivoting=True)

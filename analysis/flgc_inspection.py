@@ -19,9 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from slimconv._validate import indices, positive_int
 from slimconv.ops.flgc import FLGConv2d
-
-from ._validate import indices, positive_int
 
 
 @dataclass(frozen=True)

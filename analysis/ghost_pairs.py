@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ._validate import feature_maps, index, instance_of, numeric, odd_positive_int, positive_int
+from slimconv._validate import feature_maps, index, instance_of, numeric, odd_positive_int, positive_int
+
 from .similarity import ChannelSimilarity, SimilarityMetric, channel_similarity
 
 

@@ -16,9 +16,8 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from slimconv._validate import choice, nn_module
 from slimconv.ops import SlimConv2d
-
-from ._validate import choice, nn_module
 
 TensorCallback = Callable[[str, torch.Tensor], "torch.Tensor | None"]
 

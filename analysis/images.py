@@ -22,9 +22,9 @@ from typing import BinaryIO
 from PIL import Image, UnidentifiedImageError
 
 from slimconv import SlimconvError
+from slimconv._validate import positive_int
 
 from ._image_modes import to_grey_or_rgb
-from ._validate import positive_int
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
 DEFAULT_MAX_SIDE = 2048

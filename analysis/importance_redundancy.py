@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import torch
 from scipy.stats import spearmanr
 
-from ._validate import instance_of, unit_interval
+from slimconv._validate import fraction, instance_of
+
 from .attribution.channel_importance import ChannelImportance
 from .similarity import ChannelSimilarity
 
@@ -44,7 +45,7 @@ def importance_versus_redundancy(
     """Set a layer's channel importance against its channel redundancy (same layer, same ``C``)."""
     instance_of("importance", importance, ChannelImportance)
     instance_of("similarity", similarity, ChannelSimilarity)
-    unit_interval("threshold", threshold)
+    fraction("threshold", threshold, low_open=False)
     channels = importance.importance.numel()
     if channels != similarity.channels:
         raise ValueError(f"importance has {channels} channels and similarity {similarity.channels}: use one layer")

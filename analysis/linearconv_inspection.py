@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import torch
 
+from slimconv._validate import instance_of
 from slimconv.ops.linearconv import LinearConv2d
 
-from ._validate import instance_of
 from .filters import FilterCorrelation, filter_correlation
 
 

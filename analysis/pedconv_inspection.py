@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from slimconv._validate import feature_maps, instance_of, nn_module, text
 from slimconv.ops.pedconv import PEDConv2d
 
 from ._layer_input import on_layer_input
 from ._running import eval_mode, images_for, run_model
-from ._validate import feature_maps, instance_of, nn_module, text
 from .hooks import layer_hooks, resolve_layers
 
 

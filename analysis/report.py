@@ -14,8 +14,9 @@ from dataclasses import dataclass, fields
 import torch
 from torch import nn
 
+from slimconv._validate import choice, fraction, nn_module, optional_callable, positive_int
+
 from ._running import eval_mode, images_for, run_model
-from ._validate import choice, nn_module, optional_callable, positive_int, unit_interval
 from .capture import DEFAULT_MAX_VALUES_PER_IMAGE, bound_map_size
 from .hooks import conv_layer_names, layer_hooks, resolve_layers
 from .scores import LayerRedundancyScores, maps_redundancy_scores
@@ -71,7 +72,7 @@ def redundancy_report(
     """
     nn_module("model", model)
     choice("metric", metric, METRICS)
-    unit_interval("threshold", threshold)
+    fraction("threshold", threshold, low_open=False)
     positive_int("max_values_per_image", max_values_per_image)
     optional_callable("progress", progress)
     names = conv_layer_names(model) if layer_names is None else list(resolve_layers(model, layer_names))

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import torch
 
+from slimconv._validate import choice, feature_maps, fraction, instance_of, square_matrix
+
 from ._spectrum import effective_rank_from_singular_values, gram_eigenvalues, symmetric_eigenvalues
-from ._validate import choice, feature_maps, instance_of, square_matrix, unit_interval
 from .clustering import _cluster_count, cluster_channels
 from .similarity import METRICS, ChannelSimilarity, SimilarityMetric, normalised_channels, stacked_unit_channels
 
@@ -52,7 +53,7 @@ def _off_diagonal_abs(matrix: torch.Tensor) -> torch.Tensor:
 def similar_pair_share(matrix: torch.Tensor, threshold: float = 0.9) -> float:
     """Share of channel pairs ``i < j`` of a ``C x C`` similarity with ``|s_ij| >= threshold``."""
     square_matrix("matrix", matrix)
-    unit_interval("threshold", threshold)
+    fraction("threshold", threshold, low_open=False)
     channels = matrix.shape[0]
     if channels < 2:
         return 0.0
@@ -63,7 +64,7 @@ def similar_pair_share(matrix: torch.Tensor, threshold: float = 0.9) -> float:
 def rebuildable_channel_share(matrix: torch.Tensor, threshold: float = 0.9) -> float:
     """Share of channels with another channel at ``|similarity| >= threshold``."""
     square_matrix("matrix", matrix)
-    unit_interval("threshold", threshold)
+    fraction("threshold", threshold, low_open=False)
     if matrix.shape[0] < 2:
         return 0.0
     return float((_off_diagonal_abs(matrix) >= threshold).any(dim=1).double().mean())
@@ -106,7 +107,7 @@ def layer_redundancy_scores(
     """Every score of the module docstring for one layer's :class:`ChannelSimilarity`; pass the
     ``maps`` it was computed from to get the spectrum the cheap way for deep layers."""
     instance_of("similarity", similarity, ChannelSimilarity)
-    unit_interval("threshold", threshold)
+    fraction("threshold", threshold, low_open=False)
     eigenvalues = symmetric_eigenvalues(similarity.matrix) if maps is None else map_eigenvalues(maps, similarity)
     matrix = similarity.matrix
     live = similarity.constant_share < 1.0
@@ -144,7 +145,7 @@ def maps_redundancy_scores(
     """
     maps = feature_maps("maps", maps).detach().cpu()
     choice("metric", metric, METRICS)
-    unit_interval("threshold", threshold)
+    fraction("threshold", threshold, low_open=False)
     batch, channels = maps.shape[:2]
     positions = maps[0, 0].numel()
     units32, constant = stacked_unit_channels(maps, metric)

@@ -22,7 +22,7 @@ from typing import Literal
 
 import torch
 
-from ._validate import channel_rows, choice, feature_maps
+from slimconv._validate import channel_rows, choice, feature_maps
 
 SimilarityMetric = Literal["pearson", "cosine"]
 METRICS: tuple[str, ...] = ("pearson", "cosine")

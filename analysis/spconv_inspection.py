@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from slimconv._validate import feature_maps, fraction, instance_of, text
 from slimconv.ops.spconv import SPConv2d
 
 from ._layer_input import on_layer_input
-from ._validate import feature_maps, instance_of, text, unit_interval
 from .clustering import ChannelClusters, cluster_channels
 from .hooks import resolve_layers
 from .similarity import SimilarityMetric, channel_similarity
@@ -141,7 +141,7 @@ def split_what_if(
 ) -> SplitWhatIf:
     """Score SPConv's positional split and a similarity split of ``layer_input`` (``B x C x H x W``,
     the input of a dense layer) with ``Cr = int(C * alpha)`` representative channels."""
-    unit_interval("alpha", alpha, open_low=True)
+    fraction("alpha", alpha)
     maps = feature_maps("layer_input", layer_input).detach().cpu()
     channels = maps.shape[1]
     kept_count = int(channels * alpha)

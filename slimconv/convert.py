@@ -9,8 +9,8 @@ from typing import Any
 
 from torch import nn
 
+from ._validate import boolean, nn_module
 from .ops import SlimConv2d, get_op
-from .ops._validate import boolean, nn_module
 from .policies import Policy, check_policy, select_convs
 from .profile import count_params
 

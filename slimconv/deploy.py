@@ -8,7 +8,7 @@ import warnings
 from torch import nn
 
 from ._host_norm import fold_host_batch_norms
-from .ops._validate import boolean, nn_module
+from ._validate import boolean, nn_module
 
 
 class NothingToDeployWarning(UserWarning):

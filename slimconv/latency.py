@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ._validate import boolean, nn_module, non_negative_int, positive_int, positive_number
 from .hardware import device_name
-from .ops._validate import boolean, nn_module, non_negative_int, positive_int, positive_number
 from .profile import batch_shape, checked_forward
 
 

@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 from torch import nn
 
+from ._validate import nn_module
 from .ops import SlimConv2d
-from .ops._validate import nn_module
 
 Policy = str | Callable[[str, nn.Conv2d], bool]
 POLICIES = ("all", "3x3", "except-stem", "projection-1x1")

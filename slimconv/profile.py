@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ._validate import nn_module
 from .ops import SlimConv2d
-from .ops._validate import nn_module
 
 
 def _training_only_ids(model: nn.Module) -> set[int]:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import torch
 from scipy.stats import spearmanr
 
-from .._validate import instance_of, unit_interval
+from slimconv._validate import fraction, instance_of
+
 from .base import AttributionMaps
 
 
@@ -27,7 +28,7 @@ def compare_attributions(
     """Agreement of two attribution results for the same images (heatmaps ``B x H x W``)."""
     instance_of("first", first, AttributionMaps)
     instance_of("second", second, AttributionMaps)
-    unit_interval("top_share", top_share, open_low=True)
+    fraction("top_share", top_share)
     if first.heatmaps.shape != second.heatmaps.shape:
         raise ValueError(
             f"heatmaps differ in shape: {tuple(first.heatmaps.shape)} vs {tuple(second.heatmaps.shape)}; "

@@ -19,8 +19,9 @@ import torch
 from captum.attr import LayerConductance, LayerFeatureAblation
 from torch import nn
 
+from slimconv._validate import choice, positive_int, text
+
 from .._running import Target, eval_mode, images_for, logits_of, resolve_targets, run_model
-from .._validate import choice, positive_int, text
 from ..hooks import hook_guard, resolve_layers
 
 

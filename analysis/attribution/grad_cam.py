@@ -6,7 +6,8 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
-from .._validate import text
+from slimconv._validate import text
+
 from ..hooks import resolve_layers
 from .base import AttributionMethod
 

@@ -6,7 +6,8 @@ import torch
 from captum.attr import Occlusion as _CaptumOcclusion
 from torch import nn
 
-from .._validate import finite_number, positive_int
+from slimconv._validate import finite_number, positive_int
+
 from .base import AttributionMethod
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .._validate import instance_of, positive_int, text
+from slimconv._validate import instance_of, positive_int, text
+
 from ..attribution.agreement import AttributionAgreement
 from ..attribution.base import AttributionMaps
 from ..importance_redundancy import ImportanceRedundancy

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from .._validate import instance_of, text
+from slimconv._validate import instance_of, text
+
 from ..cka import CKAMap
 from ..report import RedundancyReport
 from ._style import as_numpy, colorbar, layer_tick_labels, new_figure

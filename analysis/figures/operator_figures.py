@@ -9,7 +9,8 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-from .._validate import index, instance_of, positive_int, text
+from slimconv._validate import index, instance_of, positive_int, text
+
 from ..flgc_inspection import FLGCInspection, FLGCSwitches
 from ..pedconv_inspection import PEDConvInspection
 from ..spconv_inspection import SPConvInspection, SplitScore, SplitWhatIf

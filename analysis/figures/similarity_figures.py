@@ -10,7 +10,8 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .._validate import channel_rows, indices, instance_of, positive_int, text
+from slimconv._validate import channel_rows, indices, instance_of, positive_int, text
+
 from ..clustering import ChannelClusters
 from ..ghost_pairs import GhostPairs
 from ..similarity import ChannelSimilarity

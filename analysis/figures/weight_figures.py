@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from matplotlib.figure import Figure
 
-from .._validate import indices, instance_of, text
+from slimconv._validate import indices, instance_of, text
+
 from ..filters import FilterCorrelation, FilterSpectrum, PrimaryRebuild
 from ..linearconv_inspection import LinearConvInspection
 from ._style import SIMILARITY_CMAP, as_numpy, colorbar, new_figure

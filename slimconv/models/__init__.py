@@ -9,8 +9,8 @@ from typing import Any
 from torch import nn
 from torchvision.models import WeightsEnum
 
+from .._validate import boolean, positive_int
 from ..convert import convert
-from ..ops._validate import boolean, positive_int
 from ..policies import Policy
 from ..weight_files import load_state_dict_strictly, read_state_dict
 from .mobilenetv2_cifar import mobilenetv2_cifar

@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from .._validate import padding_value, positive_int, square
 from ..errors import UnsupportedLayerError
-from ._validate import padding_value, positive_int, square
 
 
 class SlimConv2d(nn.Module):

@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._validate import boolean, choice, nn_module, positive_int
 from ._base import SlimConv2d
 from ._grouped_deploy import GroupLayout, GroupwiseConv2d, PaddedGroupConv2d, choose_form
 from ._registry import register_op
-from ._validate import boolean, choice, nn_module, positive_int
 
 __all__ = ["FLGConv2d", "GroupSizes", "GroupwiseConv2d", "PaddedGroupConv2d", "flgc_balance_loss"]
 

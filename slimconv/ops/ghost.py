@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import boolean, positive_int
 from ._base import SlimConv2d
 from ._registry import register_op
-from ._validate import boolean, positive_int
 
 __all__ = ["GhostConv2d", "GhostDeployed"]
 

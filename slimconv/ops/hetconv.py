@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import boolean, divides, positive_int, same_padding_only
 from ._base import SlimConv2d
 from ._registry import register_op
-from ._validate import boolean, divides, positive_int, same_padding_only
 
 __all__ = ["HetConv2d", "HetConvDeployed"]
 

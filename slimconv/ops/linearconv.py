@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import boolean, choice, divides, fraction, nn_module, positive_int
 from ._base import SlimConv2d
 from ._registry import register_op
-from ._validate import boolean, choice, divides, fraction, nn_module, positive_int
 
 __all__ = [
     "SPARSITY_UPDATE_EVERY",

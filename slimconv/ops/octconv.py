@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import boolean, same_padding_only
 from ._base import SlimConv2d
 from ._graph import capturing_graph
 from ._registry import register_op
-from ._validate import boolean, same_padding_only
 
 __all__ = ["OctConv2d", "OctConvDeployed"]
 

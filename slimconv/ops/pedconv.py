@@ -31,11 +31,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._validate import boolean, nn_module, positive_int
 from ._base import SlimConv2d
 from ._dynamic_conv import dynamic_conv2d, graph_dynamic_conv2d
 from ._graph import capturing_graph
 from ._registry import register_op
-from ._validate import boolean, nn_module, positive_int
 
 __all__ = ["INFOMAX_LOSS_WEIGHT", "PEDAttention", "PEDConv2d", "pedconv_auxiliary_loss"]
 

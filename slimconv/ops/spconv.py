@@ -11,12 +11,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import boolean, divides, fraction, positive_int, same_padding_only
 from ._base import SlimConv2d
 from ._batch_norm import fold_batch_norm
 from ._graph import capturing_graph
 from ._registry import register_op
 from ._spconv_deploy import SPConv2dDeploy, average_pool
-from ._validate import boolean, divides, fraction, positive_int, same_padding_only
 
 __all__ = ["SPConv2d", "SPConv2dDeploy", "SPConvBranches"]
 

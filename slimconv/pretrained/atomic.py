@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..ops._validate import file_path
+from .._validate import file_path
 
 
 def write_atomically(path: str | Path, data: bytes) -> Path:

@@ -26,8 +26,8 @@ from typing import Any, BinaryIO
 import torch
 from torch import Tensor, nn
 
+from .._validate import file_path, instance_of
 from ..errors import CheckpointError
-from ..ops._validate import file_path, instance_of
 from .atomic import write_atomically
 from .meta import CheckpointMeta
 

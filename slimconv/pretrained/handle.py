@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 from torch import nn
 
+from .._validate import file_path, instance_of, positive_int
 from ..errors import CheckpointError, WeightsUnavailableError
 from ..models import create_model
-from ..ops._validate import file_path, instance_of, positive_int
 from ..weight_files import load_state_dict_strictly
 from .files import CheckpointSource, read_checkpoint
 from .meta import CheckpointMeta

@@ -11,10 +11,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._validate import instance_of
 from ..deploy import deploy
 from ..errors import CheckpointError
 from ..ops import SlimConv2d
-from ..ops._validate import instance_of
 from ..profile import count_macs, count_params
 from .preprocess import InputSpec
 

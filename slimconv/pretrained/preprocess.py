@@ -11,7 +11,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image, ImageOps
 from torch import Tensor
 
-from ..ops._validate import finite_number, non_negative_int, positive_int, positive_number
+from .._validate import finite_number, non_negative_int, positive_int, positive_number
 
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
 _UNBOUNDED_MODES = frozenset({"I", "F"})
