@@ -23,8 +23,7 @@ from PIL import Image, UnidentifiedImageError
 
 from slimconv import SlimconvError
 from slimconv._validate import positive_int
-
-from ._image_modes import to_grey_or_rgb
+from slimconv.image_modes import to_grey_or_rgb
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
 DEFAULT_MAX_SIDE = 2048

@@ -5,40 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 from PIL import Image, ImageOps
 from torch import Tensor
 
 from .._validate import finite_number, non_negative_int, positive_int, positive_number
-
-_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
-_UNBOUNDED_MODES = frozenset({"I", "F"})
-_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
-
-
-def _to_8bit(image: Image.Image) -> Image.Image:
-    """16-bit images scaled by 1/257 (full range kept); 32-bit int or float images min-max stretched."""
-    values = np.asarray(image, dtype=np.float64)
-    if image.mode in _SIXTEEN_BIT_MODES:
-        scaled = values / 65535.0
-    else:
-        low, high = float(values.min()), float(values.max())
-        scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
-    return Image.fromarray(np.round(scaled * 255.0).astype(np.uint8))
-
-
-def _flatten_alpha(image: Image.Image) -> Image.Image:
-    """Composite a transparent image onto black (the background of MNIST-style data)."""
-    rgba = image.convert("RGBA") if image.mode != "La" else image.convert("LA").convert("RGBA")
-    return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
-
-
-def _input_channels(in_chans: object) -> int:
-    if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans not in (1, 3):
-        raise ValueError(f"in_chans must be 1 or 3, got {in_chans!r}")
-    return in_chans
+from ..image_modes import convert_mode, image_channels
 
 
 def _per_channel(name: str, values: object, in_chans: int, number: Callable[[str, object], float]) -> tuple[float, ...]:
@@ -46,25 +19,6 @@ def _per_channel(name: str, values: object, in_chans: int, number: Callable[[str
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) != in_chans:
         raise ValueError(f"{name} must be a sequence of {in_chans} number(s), one per input channel, got {values!r}")
     return tuple(number(f"{name}[{index}]", value) for index, value in enumerate(values))
-
-
-def convert_mode(image: Image.Image, in_chans: int) -> Image.Image:
-    """Convert a PIL image of any mode to ``"L"`` (``in_chans`` 1) or ``"RGB"`` (``in_chans`` 3).
-
-    Transparent images (RGBA, LA, P with transparency, ...) are composited onto black; 16-bit
-    images keep their full range; ``"I"``/``"F"`` images are min-max stretched to 0..255; CMYK,
-    YCbCr, LAB, HSV and 1-bit images go through PIL's own conversion.
-    """
-    _input_channels(in_chans)
-    if not isinstance(image, Image.Image):
-        raise ValueError(f"expected a PIL image, got {type(image).__name__}")
-    if image.mode in _SIXTEEN_BIT_MODES or image.mode in _UNBOUNDED_MODES:
-        image = _to_8bit(image)
-    elif image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
-        image = _flatten_alpha(image)
-    elif image.mode not in ("L", "RGB"):
-        image = image.convert("RGB")
-    return image.convert("L" if in_chans == 1 else "RGB")
 
 
 @dataclass(frozen=True)
@@ -86,7 +40,7 @@ class InputSpec:
     std: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        _input_channels(self.in_chans)
+        image_channels(self.in_chans)
         positive_int("resize", self.resize)
         if positive_int("crop", self.crop) > self.resize:
             raise ValueError(f"crop must be <= resize={self.resize}, got {self.crop}")

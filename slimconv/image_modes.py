@@ -1,8 +1,11 @@
-"""Any PIL image mode to ``"L"`` (grey sources) or ``"RGB"`` (all others), with notes on what changed.
+"""Image-mode conversion, the one implementation: any PIL image mode to ``"L"`` or ``"RGB"``.
 
-A helper of :func:`analysis.load_image`. PIL's own ``convert`` is used where it is right; it is not
-where it loses information: 16-bit and 32-bit grey values are clipped at 255 by ``convert("L")``, and
-dropping an alpha channel shows whatever colour hides under transparent pixels.
+Used by the checkpoints' preprocessing (:class:`slimconv.pretrained.InputSpec`, through
+:func:`convert_mode`) and by :func:`analysis.load_image` (through :func:`to_grey_or_rgb`, which also
+says what changed), so a model sees the same pixels from a script as from the app. PIL's own
+``convert`` is used where it is right; it is not where it loses information: 16-bit and 32-bit grey
+values are clipped at 255 by ``convert("L")``, and dropping an alpha channel shows whatever colour
+hides under transparent pixels.
 """
 
 from __future__ import annotations
@@ -72,3 +75,23 @@ def to_grey_or_rgb(image: Image.Image) -> tuple[Image.Image, list[str]]:
         return flat, [] if note is None else [note]
     notes = [f"{image.mode} converted to RGB"] if image.mode in _COLOUR_SPACES else []
     return image.convert(target), notes
+
+
+def image_channels(in_chans: object) -> int:
+    """``in_chans`` checked: a model fed by :func:`convert_mode` takes 1 (grey) or 3 (RGB) channels."""
+    if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans not in (1, 3):
+        raise ValueError(f"in_chans must be 1 or 3, got {in_chans!r}")
+    return in_chans
+
+
+def convert_mode(image: Image.Image, in_chans: int) -> Image.Image:
+    """A PIL image of any mode as ``"L"`` (``in_chans`` 1) or ``"RGB"`` (``in_chans`` 3).
+
+    As :func:`to_grey_or_rgb` (transparency onto black, 16- and 32-bit values scaled, not clipped),
+    then grey to RGB or RGB to grey by PIL (ITU-R 601-2 luma) where the model wants the other.
+    """
+    image_channels(in_chans)
+    if not isinstance(image, Image.Image):
+        raise ValueError(f"expected a PIL image, got {type(image).__name__}")
+    converted, _ = to_grey_or_rgb(image)
+    return converted.convert("L" if in_chans == 1 else "RGB")
