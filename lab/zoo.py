@@ -34,7 +34,7 @@ def measured_latency(models: list[LoadedModel]) -> list[float]:
     for done, loaded in enumerate(models):
         bar.progress(done / len(models), text=f"Timing {loaded.label} ...")
         with exclusive(loaded.model):  # timed alone on it: no other session's hooks fire in its runs
-            result = slimconv.measure_latency(slimconv.deploy(loaded.model) if loaded.meta.op else loaded.model,
+            result = slimconv.measure_latency(slimconv.deploy_form(loaded.model),
                                               loaded.input_size, device=loaded.device,
                                               min_run_time_s=LATENCY_RUN_TIME_S)
         medians.append(result.median_ms)

@@ -6,7 +6,7 @@ baselines. ``convert`` puts them into any model, ``deploy`` fuses them into thei
 """
 
 from .convert import ConvertReport, ReplacedLayer, SkippedLayer, convert, default_policy
-from .deploy import deploy
+from .deploy import deploy, deploy_form
 from .errors import (
     CheckpointError,
     DatasetUnavailableError,
@@ -102,6 +102,7 @@ __all__ = [
     "create_model",
     "default_policy",
     "deploy",
+    "deploy_form",
     "export_safetensors",
     "flgc_balance_loss",
     "get_op",

@@ -1,4 +1,5 @@
-"""Deploy: replace every layer that has a deploy form by it (duck-typed ``fuse()`` protocol)."""
+"""Deploy: replace every layer that has a deploy form by it (duck-typed ``fuse()`` protocol); ``deploy_form``
+for "the deploy form, or the model itself when it has none"."""
 
 from __future__ import annotations
 
@@ -51,3 +52,18 @@ def deploy(model: nn.Module, *, inplace: bool = False) -> nn.Module:
     else:
         fold_host_batch_norms(model)
     return model
+
+
+def has_deploy_form(model: nn.Module) -> bool:
+    """Whether ``model`` or one of its layers defines ``fuse()`` (so ``deploy`` would change it)."""
+    return any(callable(getattr(module, "fuse", None)) for module in nn_module("model", model).modules())
+
+
+def deploy_form(model: nn.Module, *, inplace: bool = False) -> nn.Module:
+    """What runs when ``model`` is deployed: ``deploy(model, inplace=inplace)`` when some layer has a deploy
+    form, else ``model`` itself, unchanged (a dense model is its own deploy form: no copy, no warning).
+
+    For measuring a model as deployed (MACs, latency, a profile) whatever it holds.
+    """
+    boolean("inplace", inplace)
+    return deploy(model, inplace=inplace) if has_deploy_form(model) else model

@@ -8,9 +8,7 @@ normalisation are not counted.
 
 from __future__ import annotations
 
-import copy
 import numbers
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -233,13 +231,11 @@ def profile(model: nn.Module, input_size: Sequence[int]) -> ModelProfile:
     """Per-layer table (name, type, output shape, params, training-only params, MACs) with totals,
     for the model as given (training form) and for ``deploy(model)``. ``input_size`` is (C,H,W) or
     (B,C,H,W)."""
-    from .deploy import NothingToDeployWarning, deploy
+    from .deploy import deploy_form
 
     nn_module("model", model)
     shape = batch_shape(input_size)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NothingToDeployWarning)  # a dense model is its own deploy form
-        deployed = deploy(copy.deepcopy(model), inplace=True)
+    deployed = deploy_form(model)
     return ModelProfile(
         training=_profile_table(model, shape, "training"),
         deploy=_profile_table(deployed, shape, "deploy"),

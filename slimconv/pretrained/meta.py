@@ -12,9 +12,8 @@ import torch
 from torch import nn
 
 from .._validate import instance_of
-from ..deploy import deploy
+from ..deploy import deploy_form
 from ..errors import CheckpointError
-from ..ops import SlimConv2d
 from ..profile import count_macs, count_params
 from .preprocess import InputSpec
 
@@ -24,8 +23,7 @@ _REQUIRED = ("model", "op", "policy", "options", "num_classes", "in_chans", "res
 
 def deployed_macs(model: nn.Module, input_size: tuple[int, int, int]) -> int:
     """Conv + linear MACs of one input through the model's deploy form (operators fused, OPERATORS.md)."""
-    has_operator = any(isinstance(module, SlimConv2d) for module in model.modules())
-    return count_macs(deploy(model) if has_operator else model, input_size)
+    return count_macs(deploy_form(model), input_size)
 
 
 def _check_json(name: str, value: Any) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
 from ..convert import default_policy
-from ..deploy import NothingToDeployWarning, deploy
+from ..deploy import deploy_form
 from ..errors import NonFiniteLossError
 from ..latency import measure_latency
 from ..models import create_model
@@ -262,9 +261,7 @@ def _train(config: TrainConfig, context: DistContext, device: torch.device,
 
 def _cpu_latency(model: nn.Module, input_size: tuple[int, int, int], threads: int | None) -> dict[str, float]:
     """Median CPU forward time of the deploy form at batch 1, float32: recorded in the checkpoint."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NothingToDeployWarning)  # a dense model is its own deploy form
-        deployed = deploy(copy.deepcopy(model).cpu().float(), inplace=True)
+    deployed = deploy_form(copy.deepcopy(model).cpu().float(), inplace=True)
     measured = measure_latency(deployed, input_size, threads=threads, min_run_time_s=0.5)
     return {"cpu_latency_ms": round(measured.median_ms, 4), "cpu_latency_threads": float(measured.threads)}
 

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from .. import models
-from ..deploy import deploy
+from ..deploy import deploy_form
 from ..errors import SlimconvError
 from ..hardware import cpu_name
 from ..latency import measure_latency
@@ -60,7 +60,7 @@ def zoo_row(path: Path, *, latency: bool, threads: int, min_run_time_s: float, r
     loaded = load_checkpoint(path)
     meta = loaded.meta
     latency_ms = None
-    runnable = deploy(loaded.model) if meta.op is not None else loaded.model
+    runnable = deploy_form(loaded.model)
     if latency:
         measured = measure_latency(runnable, meta.input_size, threads=threads, min_run_time_s=min_run_time_s)
         latency_ms = round(measured.median_ms, 4)  # as the trainer records it

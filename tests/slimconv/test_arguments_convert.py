@@ -154,6 +154,28 @@ def test_deploy_of_a_dense_model_warns_and_returns_it_in_eval_mode():
         assert not slimconv.deploy(conv_stack([8])).training
 
 
+def test_deploy_form_is_a_dense_model_itself_and_the_deploy_of_an_operator_model():
+    dense = conv_stack([8]).train()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NothingToDeployWarning: a dense model is its own deploy form
+        assert slimconv.deploy_form(dense) is dense
+    assert dense.training  # unchanged, not even its mode
+    model = slimconv.convert(conv_stack([8, 8]), "spconv", policy="3x3").eval()
+    x = torch.randn(1, 3, 5, 5)
+    with torch.no_grad():
+        deployed = slimconv.deploy_form(model)
+        assert deployed is not model and slimconv.count_training_only_params(deployed) == 0
+        assert not any(isinstance(module, SlimConv2d) for module in deployed.modules())
+        torch.testing.assert_close(deployed(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+@ARGUMENT_SETTINGS
+@given(model=NOT_MODULES, inplace=NOT_BOOLEANS)
+def test_deploy_form_rejects_bad_models_and_flags(model, inplace):
+    rejects("model", slimconv.deploy_form, model)
+    rejects("inplace", slimconv.deploy_form, conv_stack([8]), inplace=inplace)
+
+
 @ARGUMENT_SETTINGS
 @given(model=NOT_MODULES, inplace=NOT_BOOLEANS)
 def test_deploy_rejects_bad_models_and_flags(model, inplace):

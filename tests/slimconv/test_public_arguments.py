@@ -61,6 +61,10 @@ COVERED: dict[str, tuple[str, ...]] = {
         f"{CONVERT}::test_deploy_fuses_every_operator_and_keeps_the_function",
         f"{CONVERT}::test_deploy_rejects_bad_models_and_flags",
     ),
+    "deploy_form": (
+        f"{CONVERT}::test_deploy_form_is_a_dense_model_itself_and_the_deploy_of_an_operator_model",
+        f"{CONVERT}::test_deploy_form_rejects_bad_models_and_flags",
+    ),
     "list_ops": (f"{CONVERT}::test_list_ops_is_sorted_names_each_of_which_get_op_knows",),
     "get_op": (f"{CONVERT}::test_get_op_and_create_conv_reject_unknown_operators",),
     "create_conv": (
