@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from slimconv._validate import choice, nn_module
-from slimconv.ops import SlimConv2d
+from slimconv.conv_layers import conv_layers
 
 TensorCallback = Callable[[str, torch.Tensor], "torch.Tensor | None"]
 
@@ -39,17 +39,7 @@ def conv_layer_names(model: nn.Module) -> list[str]:
     A convolution is an ``nn.Conv2d`` or a slimconv operator (``SlimConv2d``); the ``nn.Conv2d``
     modules inside an operator are parts of it, not layers of their own, and are left out.
     """
-    names: list[str] = []
-    operator_prefixes: list[str] = []
-    for name, module in nn_module("model", model).named_modules():
-        if any(name.startswith(prefix) for prefix in operator_prefixes):
-            continue
-        if isinstance(module, SlimConv2d):
-            names.append(name)
-            operator_prefixes.append(name + ".")
-        elif isinstance(module, nn.Conv2d):
-            names.append(name)
-    return names
+    return [name for name, _ in conv_layers(model)]
 
 
 def resolve_layers(model: nn.Module, layer_names: Sequence[str]) -> dict[str, nn.Module]:

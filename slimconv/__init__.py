@@ -5,6 +5,7 @@ baselines. ``convert`` puts them into any model, ``deploy`` fuses them into thei
 ``count_params``/``count_macs``/``profile``/``measure_latency`` measure what they cost.
 """
 
+from .conv_layers import conv_layers
 from .convert import ConvertReport, ReplacedLayer, SkippedLayer, convert, default_policy
 from .deploy import deploy, deploy_form
 from .errors import (
@@ -94,6 +95,7 @@ __all__ = [
     "SlimconvError",
     "UnsupportedLayerError",
     "WeightsUnavailableError",
+    "conv_layers",
     "convert",
     "count_macs",
     "count_params",

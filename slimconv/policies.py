@@ -21,25 +21,11 @@ from collections.abc import Callable
 from torch import nn
 
 from ._validate import nn_module
-from .ops import SlimConv2d
+from .conv_layers import dense_convs
 
 Policy = str | Callable[[str, nn.Conv2d], bool]
 POLICIES = ("all", "3x3", "except-stem", "projection-1x1")
 _SE_CLASS_NAMES = {"se", "semodule", "selayer", "seblock"}  # lower-cased; "squeeze..." matches too
-
-
-def dense_convs(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
-    """Every ``nn.Conv2d`` of ``model`` that no operator has replaced yet, in registration order."""
-    found = []
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d) and not _inside_operator(model, name):
-            found.append((name, module))
-    return found
-
-
-def _inside_operator(model: nn.Module, name: str) -> bool:
-    parts = name.split(".")
-    return any(isinstance(model.get_submodule(".".join(parts[:i])), SlimConv2d) for i in range(1, len(parts)))
 
 
 def _is_3x3_dense(conv: nn.Conv2d) -> bool:

@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ._validate import nn_module
+from .conv_layers import conv_layers
 from .ops import SlimConv2d
 
 
@@ -53,10 +54,8 @@ def batch_shape(input_size: Sequence[int], batch_size: int = 1) -> tuple[int, in
 
 def input_channels(model: nn.Module) -> int | None:
     """Channels the model's first convolution (in registration order) takes; None without one."""
-    for module in model.modules():
-        if isinstance(module, (nn.Conv2d, SlimConv2d)):
-            return module.in_channels
-    return None
+    layers = conv_layers(model)
+    return layers[0][1].in_channels if layers else None
 
 
 def checked_forward(model: nn.Module, x: torch.Tensor, argument: str = "input_size") -> object:

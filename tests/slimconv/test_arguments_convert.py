@@ -185,6 +185,21 @@ def test_deploy_rejects_bad_models_and_flags(model, inplace):
         rejects("inplace", slimconv.deploy, conv_stack([8]), inplace=inplace)
 
 
+def test_conv_layers_lists_dense_convs_and_operators_but_not_the_parts_of_an_operator():
+    model = slimconv.convert(conv_stack([8, 8]), "spconv", policy="3x3", return_report=False)
+    model[0] = nn.Conv2d(3, 8, 3, padding=1)  # one dense conv again, beside the operator
+    layers = slimconv.conv_layers(model)
+    assert [(name, type(layer).__name__) for name, layer in layers] == [("0", "Conv2d"), ("2", "SPConv2d")]
+    assert [name for name, _ in slimconv.conv_layers(model[2])] == [""]  # a model that is one operator
+    assert slimconv.conv_layers(nn.Sequential(nn.ReLU())) == []
+
+
+@ARGUMENT_SETTINGS
+@given(model=NOT_MODULES)
+def test_conv_layers_rejects_what_is_not_a_module(model):
+    rejects("model", slimconv.conv_layers, model)
+
+
 def test_list_ops_is_sorted_names_each_of_which_get_op_knows():
     assert OPS == sorted(OPS) and all(isinstance(name, str) for name in OPS)
     assert all(issubclass(slimconv.get_op(name), SlimConv2d) for name in OPS)

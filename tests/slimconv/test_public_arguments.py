@@ -61,6 +61,10 @@ COVERED: dict[str, tuple[str, ...]] = {
         f"{CONVERT}::test_deploy_fuses_every_operator_and_keeps_the_function",
         f"{CONVERT}::test_deploy_rejects_bad_models_and_flags",
     ),
+    "conv_layers": (
+        f"{CONVERT}::test_conv_layers_lists_dense_convs_and_operators_but_not_the_parts_of_an_operator",
+        f"{CONVERT}::test_conv_layers_rejects_what_is_not_a_module",
+    ),
     "deploy_form": (
         f"{CONVERT}::test_deploy_form_is_a_dense_model_itself_and_the_deploy_of_an_operator_model",
         f"{CONVERT}::test_deploy_form_rejects_bad_models_and_flags",
