@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -13,6 +15,21 @@ from tqdm import tqdm
 from ..errors import NonFiniteLossError
 from .distributed import DistContext, all_reduce_sum
 from .regularizers import OperatorLosses
+
+# A test kills a run at a known point, not by timing: with SLIMCONV_HOLD_AFTER_STEP="N:FILE" the run writes
+# FILE after optimiser step N and waits there until it is killed.
+HOLD_AFTER_STEP = "SLIMCONV_HOLD_AFTER_STEP"
+
+
+def _hold_if_asked(step: int) -> None:
+    request = os.environ.get(HOLD_AFTER_STEP)
+    if not request:
+        return
+    count, _, ready_file = request.partition(":")
+    if step == int(count):
+        Path(ready_file).write_text(f"held after step {step}\n")
+        while True:
+            time.sleep(1.0)
 
 
 @dataclass(frozen=True)
@@ -84,6 +101,7 @@ class Engine:
             self.scheduler.step()
             self.losses.after_step(self.core, self.step)
             self.step += 1
+            _hold_if_asked(self.step)
             batch = labels.shape[0]
             correct = (logits.argmax(dim=1) == labels).sum().item()
             totals += torch.tensor([task_loss.item() * batch, correct, batch], dtype=torch.float64)

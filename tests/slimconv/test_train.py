@@ -20,6 +20,7 @@ from slimconv.pretrained import load_checkpoint, read_checkpoint
 from slimconv.train import train
 from slimconv.train.cli import main
 from slimconv.train.idx import IdxImages
+from slimconv.train.loop import HOLD_AFTER_STEP
 
 from ._training_data import cli_arguments, make_fashion_folder, tiny_config
 
@@ -113,13 +114,16 @@ def test_sigkill_during_training_then_resume_matches_the_uninterrupted_run(refer
                                                                            tmp_path: Path) -> None:
     config = tiny_config(tmp_path / "run", data_dir)
     checkpoint = tmp_path / "run" / "checkpoint.pt"
+    held = tmp_path / "held"
+    # 4 steps an epoch: the run holds after step 6, in epoch 2, with epoch 1's checkpoint written.
+    env = {**os.environ, HOLD_AFTER_STEP: f"6:{held}"}
     process = subprocess.Popen([sys.executable, "-m", "slimconv.train", *cli_arguments(config)], cwd=REPO,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
-        deadline = time.monotonic() + 120
-        while not checkpoint.exists():
+        deadline = time.monotonic() + 120  # only against a hang: the kill waits for the hold, not a time
+        while not held.exists():
             assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            assert time.monotonic() < deadline, "the run did not reach step 6 within 120 s"
             time.sleep(0.01)
         process.send_signal(signal.SIGKILL)
     finally:
