@@ -163,7 +163,7 @@ def complete_linkage_cluster_count(similarity: torch.Tensor, threshold: float = 
     2048-channel agglomerative clustering.
     """
     matrix = square_matrix("similarity", similarity).detach().cpu()
-    unit_interval("threshold", threshold)
+    fraction("threshold", threshold, low_open=False)
     return _cluster_count(matrix, threshold)
 
 
