@@ -78,7 +78,7 @@ def _torchvision_model(device: str) -> LoadedModel | None:
     if upload is not None:
         data = upload.getvalue()
         return _attempt("load the weights file", lambda: load_torchvision_file(
-            name, _digest(data), Path(upload.name).suffix, data, device))
+            name, _digest(data), Path(upload.name).name, data, device))
     if not cached_weights_path(weights).is_file():
         st.caption(f"{weights} is not downloaded yet ({Path(weights.url).name}).")
         if not st.button("Download the weights", key="torchvision_download"):
