@@ -45,6 +45,7 @@ from .hooks import attached_hook_count, conv_layer_names, hook_guard, layer_hook
 from .images import ImageLoadError, load_image
 from .importance_redundancy import ImportanceRedundancy, channel_redundancy, importance_versus_redundancy
 from .linearconv_inspection import LinearConvInspection, inspect_linearconv
+from .numeric_warnings import AnalysisWarning
 from .pedconv_inspection import (
     PEDConvInspection,
     inspect_pedconv,
@@ -75,6 +76,7 @@ from .spconv_inspection import (
 __all__ = [
     "DEFAULT_MAX_VALUES_PER_IMAGE",
     "METRICS",
+    "AnalysisWarning",
     "AttributionAgreement",
     "AttributionMaps",
     "AttributionMethod",

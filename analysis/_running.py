@@ -46,8 +46,15 @@ def images_for(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 
 def run_model(model: nn.Module, images: torch.Tensor) -> object:
-    """``model(images)``; images of the wrong channel count raise a ValueError naming ``images``."""
-    return checked_forward(model, images, argument="images")
+    """``model(images)``; images of the wrong channel count raise a ValueError naming ``images``, and so
+    does an output with NaN or infinite values (every score, map and attribution after it would be NaN)."""
+    output = checked_forward(model, images, argument="images")
+    if isinstance(output, torch.Tensor) and output.is_floating_point() and not bool(torch.isfinite(output).all()):
+        bad = (~torch.isfinite(output.detach().flatten(1))).any(dim=1).nonzero().flatten().tolist()
+        raise ValueError(f"the model's output holds NaN or infinite values for image(s) {bad[:8]}: its weights (or "
+                         "a converted, untrained operator) overflow on these inputs, so nothing computed from it "
+                         "would mean anything; use a trained model with finite weights")
+    return output
 
 
 def logits_of(output: object) -> torch.Tensor:

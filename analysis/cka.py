@@ -11,6 +11,7 @@ needs ``n >= 4``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from slimconv._validate import boolean, feature_maps, nn_module, numeric, option
 
 from ._running import eval_mode, images_for, run_model
 from .hooks import conv_layer_names, layer_hooks, layer_name_list
+from .numeric_warnings import AnalysisWarning
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,18 @@ class CKAMap:
     layer_names_b: list[str]
     debiased: bool
     num_images: int
+
+    def undefined_note(self) -> str | None:
+        """What the blank (NaN) cells of the map mean, naming the layers; ``None`` when every cell is defined."""
+        undefined = torch.isnan(self.matrix)
+        if not bool(undefined.any()):
+            return None
+        rows = [name for name, row in zip(self.layer_names_a, undefined, strict=True) if bool(row.all())]
+        columns = [name for name, column in zip(self.layer_names_b, undefined.T, strict=True) if bool(column.all())]
+        named = ", ".join([*(f"A {name}" for name in rows[:4]), *(f"B {name}" for name in columns[:4])])
+        return (f"{int(undefined.sum())} of {undefined.numel()} cells are blank: CKA is undefined where a layer's "
+                f"features are the same for every image ({named or 'no whole layer'}), e.g. a layer after which "
+                "the images no longer differ. Use more varied images.")
 
 
 def _examples(name: str, features: torch.Tensor) -> torch.Tensor:
@@ -117,7 +131,11 @@ def layer_grams(
     def keep_gram(name: str, output: torch.Tensor) -> None:
         if name in grams:
             raise ValueError(f"layer {name!r} ran twice in one forward pass: compare layers that run once")
-        grams[name] = gram_matrix(output).cpu()
+        gram = gram_matrix(output).cpu()
+        if not bool(torch.isfinite(gram).all()):
+            raise ValueError(f"layer {name!r} gives NaN or infinite features for these images (its weights overflow "
+                             "or hold NaN); CKA cannot be computed")
+        grams[name] = gram
         if progress is not None:
             progress(len(grams) / len(names), name)
 
@@ -146,7 +164,14 @@ def cka_map(
     for i, name_a in enumerate(names_a):
         for j, name_b in enumerate(names_b):
             matrix[i, j] = cka_from_grams(grams_a[name_a], grams_b[name_b], debiased=debiased)
-    return CKAMap(matrix, names_a, names_b, debiased, n)
+    if bool(torch.isnan(matrix).all()):
+        raise ValueError(f"CKA is undefined for every pair of layers: no layer's features vary over these {n} images "
+                         "(are they copies of one image, or all blank?). CKA compares how representations vary "
+                         "across images: choose different images")
+    result = CKAMap(matrix, names_a, names_b, debiased, n)
+    if (note := result.undefined_note()) is not None:
+        warnings.warn(AnalysisWarning(note), stacklevel=2)
+    return result
 
 
 def model_cka_map(
@@ -165,4 +190,9 @@ def model_cka_map(
     if count < needed:
         kind = "debiased CKA" if debiased else "CKA"
         raise ValueError(f"images: the {kind} needs at least {needed} images, got {count}")
+    distinct = len({image.detach().cpu().numpy().tobytes() for image in images})
+    if distinct < needed:
+        raise ValueError(f"images: {count} images but only {distinct} different one(s) (copies of one image); "
+                         f"{'debiased CKA' if debiased else 'CKA'} compares how layers vary across images and "
+                         f"needs {needed} different images")
     return cka_map(layer_grams(model_a, images, layers_a), layer_grams(model_b, images, layers_b), debiased=debiased)

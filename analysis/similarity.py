@@ -17,12 +17,15 @@ defined similarity there: its row and column, diagonal included, are 0 for that 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
 from slimconv._validate import channel_rows, choice, feature_maps
+
+from .numeric_warnings import AnalysisWarning
 
 SimilarityMetric = Literal["pearson", "cosine"]
 METRICS: tuple[str, ...] = ("pearson", "cosine")
@@ -54,6 +57,18 @@ class ChannelSimilarity:
     @property
     def channels(self) -> int:
         return int(self.matrix.shape[0])
+
+    def constant_note(self) -> str | None:
+        """What the zero rows of the matrix mean: channels constant on every image (no similarity defined);
+        ``None`` when every channel varies on some image."""
+        dead = int((self.constant_share >= 1.0).sum())
+        if dead == 0:
+            return None
+        if dead == self.channels:
+            return (f"Every one of the {self.channels} channels is constant on every image (zero variance), so no "
+                    "similarity is defined and the matrix is all zero; try other images or another layer.")
+        return (f"{dead} of {self.channels} channels are constant on every image (zero variance: dead channels); "
+                "their rows and columns are 0, not a measured similarity.")
 
 
 def normalised_channels(maps: torch.Tensor, metric: SimilarityMetric = "pearson") -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,6 +129,13 @@ def channel_similarity(maps: torch.Tensor, metric: SimilarityMetric = "pearson")
     """
     choice("metric", metric, METRICS)
     maps = feature_maps("maps", maps).detach()
+    result = _channel_similarity(maps, metric)
+    if (note := result.constant_note()) is not None:
+        warnings.warn(AnalysisWarning(note), stacklevel=2)
+    return result
+
+
+def _channel_similarity(maps: torch.Tensor, metric: SimilarityMetric) -> ChannelSimilarity:
     batch, channels = maps.shape[:2]
     first, constant = per_image_similarity(maps[0].cpu(), metric)
     if batch == 1:

@@ -36,6 +36,8 @@ if lab.asked_for("attributions", "Compute attributions", help="Runs captum on ev
         results = [attributions(model, images, method, layer) for method in methods]
         shown = display_batch(model, images)
     lab.show_figure("attributions", attribution_overlay_figure, shown, results, class_names=class_names)
+    for note in filter(None, (result.blank_note() for result in results)):
+        st.warning(lab.literal(note))
 
     st.subheader("Channel importance against redundancy")
     if st.button(f"Ablate every channel of {layer}", key="attr_importance"):

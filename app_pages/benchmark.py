@@ -59,7 +59,7 @@ if RESULT_KEY not in st.session_state:
 name, where, table = st.session_state[RESULT_KEY]
 st.subheader(f"{name} on {where}")
 for failed in table[table["error"].notna()].itertuples():
-    st.warning(f"{failed.label} could not be measured: {failed.error}")
+    st.warning(lab.literal(f"{failed.label} could not be measured: {failed.error}"))
 lab.show_table(table, "benchmark")
 measured = table[table["error"].isna()].set_index("label")
 latency_column, speedup_column, throughput_column = st.columns(3)

@@ -49,3 +49,5 @@ with cka_section:
     with lab.user_errors(f"compare {model.label} with {other_name}"):
         cka_map = cka(model, load_bundled(other_name, model.device), images, debiased)
     lab.show_figure("cka", cka_figure, cka_map, model_a_name=model.label, model_b_name=other_name)
+    if note := cka_map.undefined_note():
+        st.warning(lab.literal(note))

@@ -28,8 +28,8 @@ images = lab.current_images()
 modules = dict(model.model.named_modules())
 pedconv_layers = [name for name in analysis.conv_layer_names(model.model) if isinstance(modules[name], PEDConv2d)]
 if not pedconv_layers:
-    st.warning(f"{model.label} has no PEDConv layer. Load a PEDConv checkpoint, or choose **pedconv** under "
-               "*Convert to operator* in the sidebar (a converted layer starts untrained).")
+    st.warning(f"{lab.literal(model.label)} has no PEDConv layer. Load a PEDConv checkpoint, or choose "
+               "**pedconv** under *Convert to operator* in the sidebar (a converted layer starts untrained).")
     offer_trained("pedconv")
     st.stop()
 

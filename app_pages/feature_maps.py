@@ -46,6 +46,8 @@ with grid_column:
                     caption=shown_of(MAX_GRID_CHANNELS, maps.shape[1], "channels, the first in cluster order"))
 with heatmap_column:
     lab.show_figure("channel similarity", similarity_heatmap_figure, similarity, clusters, layer_name=layer)
+    if note := similarity.constant_note():
+        st.warning(lab.literal(note))
 
 st.subheader("Redundancy scores")
 st.caption(f"{clusters.num_clusters} clusters among {similarity.channels} channels.")

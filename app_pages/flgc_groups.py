@@ -24,8 +24,8 @@ model = lab.current_model()
 modules = dict(model.model.named_modules())
 flgc_layers = [name for name in analysis.conv_layer_names(model.model) if isinstance(modules[name], FLGConv2d)]
 if not flgc_layers:
-    st.warning(f"{model.label} has no FLGC layer. Load an FLGC checkpoint, or choose **flgc** under *Convert to "
-               "operator* in the sidebar (a converted layer starts from an untrained grouping).")
+    st.warning(f"{lab.literal(model.label)} has no FLGC layer. Load an FLGC checkpoint, or choose **flgc** "
+               "under *Convert to operator* in the sidebar (a converted layer starts from an untrained grouping).")
     offer_trained("flgc")
     st.stop()
 

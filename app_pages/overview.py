@@ -26,7 +26,7 @@ left, right = st.columns([1, 2])
 with left:
     st.subheader("Images and predictions")
     drawn = images[:MAX_IMAGES_SHOWN]
-    st.image([item.image for item in drawn], caption=[item.name for item in drawn], width=96)
+    st.image([item.image for item in drawn], caption=[lab.literal(item.name) for item in drawn], width=96)
     if note := shown_of(len(drawn), len(images), "images; the analyses use all of them"):
         st.caption(note)
     with lab.user_errors("classify the images"):

@@ -45,8 +45,8 @@ if spconv_layers:
     st.caption("The what-if below applies to the dense layers of this model.")
 
 else:
-    st.caption(f"{model.label} has no SPConv layer: choose **spconv** under *Convert to operator* in the sidebar "
-               "(or load an SPConv checkpoint) to see both branches and the fusion weights.")
+    st.caption(f"{lab.literal(model.label)} has no SPConv layer: choose **spconv** under *Convert to operator* "
+               "in the sidebar (or load an SPConv checkpoint) to see both branches and the fusion weights.")
     offer_trained("spconv")
 
 dense_layers = [name for name in layers if not isinstance(modules[name], SPConv2d)

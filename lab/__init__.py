@@ -12,6 +12,7 @@ from .models import PRETRAINED_DIR_VARIABLE, LoadedModel
 from .outputs import show_figure, show_table
 from .selection import current_images, current_model, model_batch, trained_checkpoints
 from .sidebar import render_sidebar
+from .text import literal
 
 __all__ = [
     "PRETRAINED_DIR_VARIABLE",
@@ -22,6 +23,7 @@ __all__ = [
     "current_images",
     "current_model",
     "layer_input",
+    "literal",
     "model_batch",
     "network_report",
     "predictions",

@@ -10,6 +10,8 @@ from PIL import UnidentifiedImageError
 
 from slimconv import SlimconvError
 
+from .text import literal
+
 #: Exceptions whose message is meant for the user: bad files, bad choices, unavailable weights.
 USER_ERRORS: tuple[type[Exception], ...] = (SlimconvError, ValueError, UnidentifiedImageError, OSError)
 
@@ -35,5 +37,5 @@ def user_errors(doing: str) -> Iterator[None]:
         message = user_message(doing, error)
         if message is None:
             raise
-        st.error(message)
+        st.error(literal(message))  # it names files and classes: shown as written
         st.stop()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +21,21 @@ from torch import nn
 
 import slimconv
 from slimconv.pretrained import CheckpointMeta, convert_mode
+from slimconv.weight_files import (
+    check_size,
+    load_state_dict_strictly,
+    mismatch_message,
+    read_state_dict_bytes,
+    state_dict_mismatches,
+)
 
 #: Environment variable naming a folder of ``*.pt`` checkpoints that replaces the bundled zoo.
 PRETRAINED_DIR_VARIABLE = "SLIMCONV_PRETRAINED_DIR"
 MAX_CACHED_MODELS = 4
+#: Uploaded files are read and validated one at a time: the memory an upload may take (its bounds are in
+#: ``slimconv.weight_files`` and ``slimconv.pretrained``) is never paid by several sessions at once. Other
+#: sessions' pages keep running meanwhile (each session has its own thread; the checks release the GIL often).
+_UPLOAD_SLOT = threading.Lock()
 
 Preprocess = Callable[[Image.Image], torch.Tensor]
 
@@ -74,7 +85,8 @@ def load_uploaded_checkpoint(file_name: str, digest: str, _data: bytes, device: 
     """An uploaded slimconv checkpoint (``.pt``/``.pth``/``.safetensors``); ``digest`` keys the cache."""
     upload = io.BytesIO(_data)
     upload.name = file_name  # for the messages of a bad file
-    handle = slimconv.load_checkpoint(upload)
+    with _UPLOAD_SLOT:
+        handle = slimconv.load_checkpoint(upload)
     return _from_checkpoint(handle, f"upload:{digest}:{device}", file_name, device)
 
 
@@ -101,9 +113,15 @@ def torchvision_weights(name: str) -> torchvision.models.WeightsEnum:
     return torchvision.models.get_model_weights(name).DEFAULT
 
 
-def _torchvision_model(name: str, weights: str | Path, key: str, device: str) -> LoadedModel:
+def _torchvision_model(name: str, weights: str | Path | dict[str, torch.Tensor], key: str, device: str,
+                       source: str = "") -> LoadedModel:
+    """``weights``: torchvision's name (``"DEFAULT"``) or a state dict already read from ``source``."""
     enum = torchvision_weights(name)
-    model = slimconv.create_model(name, weights=weights)
+    if isinstance(weights, dict):
+        model = slimconv.create_model(name)
+        load_state_dict_strictly(model, weights, source)
+    else:
+        model = slimconv.create_model(name, weights=weights)
     crop = int(enum.transforms().crop_size[0])
     return LoadedModel(key=key, label=name, model=model.to(device).eval(), preprocess=TorchvisionPreprocess(enum),
                        classes=tuple(enum.meta["categories"]), input_size=(3, crop, crop), device=device)
@@ -117,12 +135,21 @@ def load_torchvision(name: str, device: str) -> LoadedModel:
 
 
 @st.cache_resource(max_entries=MAX_CACHED_MODELS, show_spinner="Loading the weights file ...")
-def load_torchvision_file(name: str, digest: str, suffix: str, _data: bytes, device: str) -> LoadedModel:
-    """Torchvision model ``name`` with an uploaded state dict of its default weights (offline use)."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"weights{suffix}"
-        path.write_bytes(_data)
-        return _torchvision_model(name, path, f"torchvision-file:{name}:{digest}:{device}", device)
+def load_torchvision_file(name: str, digest: str, file_name: str, _data: bytes, device: str) -> LoadedModel:
+    """Torchvision model ``name`` with an uploaded state dict of its default weights (offline use).
+
+    The upload is untrusted: read from memory under its own name (no server path in any message), bounded
+    and checked (zip bomb, NaN, stride tricks: ``slimconv.weight_files``), and compared with the architecture
+    on the meta device before the model is built."""
+    check_size(len(_data), file_name, slimconv.WeightsUnavailableError)
+    with _UPLOAD_SLOT:
+        state_dict = read_state_dict_bytes(_data, file_name)
+        with torch.device("meta"):
+            expected = slimconv.create_model(name).state_dict()
+        problems = state_dict_mismatches(expected, state_dict)
+        if problems:
+            raise slimconv.WeightsUnavailableError(mismatch_message(name, file_name, problems))
+        return _torchvision_model(name, state_dict, f"torchvision-file:{name}:{digest}:{device}", device, file_name)
 
 
 @st.cache_resource(max_entries=MAX_CACHED_MODELS, show_spinner="Converting the model ...")

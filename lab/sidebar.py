@@ -30,6 +30,7 @@ from .models import (
     torchvision_weights,
 )
 from .selection import set_current, trained_checkpoints
+from .text import literal
 from .weights_download import cached_weights_path, ensure_torchvision_weights
 
 ZOO, TORCHVISION, CHECKPOINT, TRAINED = "Bundled zoo", "Torchvision", "Checkpoint file", "Trained here"
@@ -53,7 +54,7 @@ def _attempt(doing: str, action: Callable[[], LoadedModel]) -> LoadedModel | Non
         message = user_message(doing, error)
         if message is None:
             raise
-        st.error(message)
+        st.error(literal(message))
         return None
 
 
@@ -77,7 +78,7 @@ def _torchvision_model(device: str) -> LoadedModel | None:
     if upload is not None:
         data = upload.getvalue()
         return _attempt("load the weights file", lambda: load_torchvision_file(
-            name, _digest(data), Path(upload.name).suffix, data, device))
+            name, _digest(data), Path(upload.name).name, data, device))
     if not cached_weights_path(weights).is_file():
         st.caption(f"{weights} is not downloaded yet ({Path(weights.url).name}).")
         if not st.button("Download the weights", key="torchvision_download"):
@@ -149,7 +150,7 @@ def _image_picker() -> list[ImageItem]:
         photo = st.camera_input("Take a picture", key="camera_image")
         return [] if photo is None else _decode_each([("camera.jpg", photo.getvalue())])
     except ValueError as error:
-        st.error(str(error))
+        st.error(literal(error))
         return []
 
 
@@ -161,11 +162,11 @@ def _decode_each(files: list[tuple[str, bytes]]) -> list[ImageItem]:
         try:
             item = decode_image(name, data)
         except ValueError as error:
-            st.error(str(error))
+            st.error(literal(error))
             continue
         notes = item.image.info.get("load_notes", ())
         if notes:
-            st.caption(f"{name}: {'; '.join(notes)}")
+            st.caption(literal(f"{name}: {'; '.join(notes)}"))
         items.append(item)
     return items
 
@@ -176,7 +177,7 @@ def render_sidebar() -> None:
         device = st.selectbox("Device", available_devices(), key="device")
         model = _model_picker(device)
         if model is not None:
-            st.caption(f"**{model.label}** · input {'x'.join(map(str, model.input_size))} · {device}")
+            st.caption(f"**{literal(model.label)}** · input {'x'.join(map(str, model.input_size))} · {device}")
             render_diagnostics(model)
         st.divider()
         images = _image_picker()

@@ -103,6 +103,21 @@ def _check_options(op: str, op_class: type[SlimConv2d], options: dict[str, Any])
         raise ValueError(f"{', '.join(map(repr, unknown))} is not an option of {op!r}; its options are {listed}")
 
 
+def custom_forward_reason(conv: nn.Conv2d) -> str | None:
+    """Why a ``Conv2d`` subclass that computes its own way (e.g. weight standardisation) is not replaced:
+    an operator would silently drop what its ``forward`` adds; ``None`` for a plain ``nn.Conv2d``."""
+    kind = type(conv)
+    if kind.forward is nn.Conv2d.forward and kind._conv_forward is nn.Conv2d._conv_forward:
+        return None
+    return (f"{kind.__name__} is a Conv2d subclass with its own forward, which an operator would not reproduce; "
+            "pass replace_custom_convs=True to replace it anyway")
+
+
+def other_uses(model: nn.Module, name: str, module: nn.Module) -> list[str]:
+    """The other names under which ``model`` holds the very same ``module`` (a layer shared by two places)."""
+    return [other for other, found in model.named_modules(remove_duplicate=False) if found is module and other != name]
+
+
 def convert(
     model: nn.Module,
     op: str,
@@ -110,6 +125,7 @@ def convert(
     policy: Policy | None = None,
     inplace: bool = False,
     return_report: bool = False,
+    replace_custom_convs: bool = False,
     **options: Any,
 ) -> nn.Module | tuple[nn.Module, ConvertReport]:
     """Replace the convolutions that ``policy`` selects by operator ``op`` built with ``options``.
@@ -119,7 +135,10 @@ def convert(
     FLGC, OctConv). Without ``policy``: the operator paper's placement, or, where that selects
     nothing, ``DEFAULT_FALLBACKS`` (FLGC on a model without inverted-residual projections groups its
     3x3 convs but the stem); the report's ``note`` says so. Selected layers the operator cannot
-    replace are skipped and named in the report.
+    replace are skipped and named in the report, and so are ``Conv2d`` subclasses with their own
+    ``forward`` unless ``replace_custom_convs=True``. A conv used at several places (one instance under
+    several names) is replaced by one new layer at every one of them, so the sharing is kept; the
+    report names each place.
     Raises ``ValueError`` for bad options or when nothing could be replaced, so a conversion never
     silently does nothing. Returns the model (a copy unless ``inplace``) and, with
     ``return_report=True``, a ``ConvertReport``.
@@ -137,6 +156,7 @@ def convert(
         policy = check_policy(policy)
     boolean("inplace", inplace)
     boolean("return_report", return_report)
+    boolean("replace_custom_convs", replace_custom_convs)
     _check_options(op, op_class, options)
     policy_name = policy if isinstance(policy, str) else getattr(policy, "__name__", "callable")
     op_class(64, 64, 3, **options, device="meta")  # bad options fail here, once, with their message
@@ -146,14 +166,20 @@ def convert(
     for name in select_convs(model, policy):
         conv = model.get_submodule(name)
         reason = op_class.unsupported_reason(conv, **options)
+        if reason is None and not replace_custom_convs:
+            reason = custom_forward_reason(conv)
+        aliases = other_uses(model, name, conv)
         if reason is not None:
-            report.skipped.append(SkippedLayer(name, reason))
+            report.skipped.extend(SkippedLayer(place, reason) for place in [name, *aliases])
             continue
         layer = op_class.from_conv(conv, **options).train(conv.training)
-        model.set_submodule(name, layer)
+        for place in [name, *aliases]:
+            model.set_submodule(place, layer)
         report.replaced.append(
             ReplacedLayer(name, _describe_conv(conv), type(layer).__name__, count_params(conv), count_params(layer))
         )
+        report.replaced.extend(ReplacedLayer(place, f"the same layer as {name}", type(layer).__name__, 0, 0)
+                               for place in aliases)
     if not report.replaced:
         why = "; ".join(f"{s.name}: {s.reason}" for s in report.skipped[:3]) or "the policy selected no convolution"
         raise ValueError(f"convert({op!r}, policy={policy_name!r}) replaced nothing in {type(model).__name__} ({why})")

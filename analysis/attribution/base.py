@@ -8,6 +8,7 @@ removed on exit, even when the call fails.
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -17,6 +18,7 @@ from torch import nn
 
 from .._running import Target, eval_mode, images_for, logits_of, resolve_targets, run_model
 from ..hooks import hook_guard
+from ..numeric_warnings import AnalysisWarning
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,15 @@ class AttributionMaps:
     attributions: torch.Tensor
     heatmaps: torch.Tensor
     targets: torch.Tensor
+
+    def blank_note(self) -> str | None:
+        """What an all-zero heatmap means, naming the images; ``None`` when every heatmap shows something."""
+        blank = (self.heatmaps.flatten(1).abs().amax(dim=1) == 0).nonzero().flatten().tolist()
+        if not blank:
+            return None
+        return (f"{self.method}: the class score does not change with the pixels of image(s) {blank[:8]} (an "
+                "all-zero attribution: a constant image, or a model whose output ignores its input); their "
+                "heatmaps are blank")
 
 
 class AttributionMethod(ABC):
@@ -54,7 +65,13 @@ class AttributionMethod(ABC):
             targets = resolve_targets(target, logits)
             raw = self._attribute(images, targets.to(images.device)).detach()
         raw = raw.to("cpu", torch.float32)
-        return AttributionMaps(method=self.name, attributions=raw, heatmaps=self._heatmap(raw), targets=targets)
+        if not bool(torch.isfinite(raw).all()):
+            raise ValueError(f"{self.name}: the attributions hold NaN or infinite values (the gradients of the class "
+                             "score overflowed); use a trained model with finite weights or other images")
+        result = AttributionMaps(method=self.name, attributions=raw, heatmaps=self._heatmap(raw), targets=targets)
+        if (note := result.blank_note()) is not None:
+            warnings.warn(AnalysisWarning(note), stacklevel=2)
+        return result
 
     @abstractmethod
     def _attribute(self, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

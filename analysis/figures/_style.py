@@ -10,6 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 SIMILARITY_CMAP = "RdBu_r"
 MAP_CMAP = "viridis"
@@ -18,9 +19,27 @@ REPRESENTATIVE_COLOUR = "#1f77b4"
 REDUNDANT_COLOUR = "#ff7f0e"
 
 
+class PlainTextFigure(Figure):
+    """A figure whose texts are drawn exactly as written: names from files and models (``$x^2$``, ``a_b``, an
+    odd ``$``) never become matplotlib mathtext, which would typeset them or raise on an unbalanced ``$``.
+
+    Titles, labels, legends and tick labels all end up here; ``set_parse_math(False)`` is set on every text
+    (ticks created first, as the draw would) right before the figure is drawn or saved."""
+
+    def draw(self, renderer) -> None:
+        for axes in self.axes:
+            for axis in (axes.xaxis, axes.yaxis):
+                axis.get_major_ticks()
+                axis.get_minor_ticks()
+        for text in self.findobj(Text):
+            text.set_parse_math(False)
+        super().draw(renderer)
+
+
 def new_figure(width_in: float, height_in: float) -> Figure:
-    """A figure drawn by the Agg backend, not registered with pyplot (close it by dropping it)."""
-    figure = Figure(figsize=(width_in, height_in), layout="constrained")
+    """A figure drawn by the Agg backend, not registered with pyplot (close it by dropping it); every text
+    in it is plain text (see :class:`PlainTextFigure`)."""
+    figure = PlainTextFigure(figsize=(width_in, height_in), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 

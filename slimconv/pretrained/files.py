@@ -15,8 +15,6 @@ from __future__ import annotations
 import io
 import json
 import pickle
-import struct
-import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +26,16 @@ from torch import Tensor, nn
 
 from .._validate import file_path, instance_of
 from ..errors import CheckpointError
+from ..weight_files import (
+    check_size,
+    check_tensors,
+    runs_code,
+    safe_torch_load,
+    safetensors_header_length,
+    safetensors_tensors,
+)
 from .atomic import write_atomically
+from .bounded import MAX_META_BYTES, short
 from .meta import CheckpointMeta
 
 CHECKPOINT_FORMAT = "slimconv-checkpoint"
@@ -111,18 +118,28 @@ def _state_dict_of(model: object) -> Mapping[str, Tensor]:
 
 def _read_source(source: CheckpointSource) -> tuple[bytes, str]:
     if isinstance(source, bytes):
+        check_size(len(source), "the checkpoint", CheckpointError)
         return source, "the checkpoint"
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
             raise CheckpointError(f"checkpoint file {str(path)!r} does not exist; check the path")
+        check_size(path.stat().st_size, path.name, CheckpointError)
         return path.read_bytes(), path.name
     if not callable(getattr(source, "read", None)):
         raise ValueError(f"expected a path, bytes or a binary file object, got {type(source).__name__}")
-    label = Path(str(getattr(source, "name", "the uploaded file"))).name
-    data = source.getvalue() if callable(getattr(source, "getvalue", None)) else source.read()
-    if not isinstance(data, bytes):
-        raise ValueError(f"{label} must be opened in binary mode ('rb'), it gave {type(data).__name__}")
+    label = Path(str(getattr(source, "name", "the uploaded file"))).name[:200]
+    binary = f"{label} was opened in text mode; open it in binary mode (open(path, 'rb')) and pass that"
+    if isinstance(source, io.TextIOBase):
+        raise ValueError(binary)
+    try:
+        data = source.getvalue() if callable(getattr(source, "getvalue", None)) else source.read()
+    except UnicodeDecodeError:  # a text-mode stream that is not io.TextIOBase (e.g. a codecs reader)
+        raise ValueError(binary) from None
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValueError(binary)
+    data = bytes(data)
+    check_size(len(data), label, CheckpointError)
     return data, label
 
 
@@ -144,14 +161,7 @@ def _diagnose_torch_failure(data: bytes, label: str, error: Exception) -> Checkp
             f"{label} contains Python objects that a safe load refuses (loading them could run code); nothing "
             "in it was executed. Use checkpoints written by slimconv.save_checkpoint or a state dict of tensors"
         )
-    if data.startswith(_ZIP_MAGIC):
-        return CheckpointError(f"{label} is truncated or corrupt ({detail}); download or copy it again")
-    if _looks_like_text(data):
-        start = data[:40].decode("utf-8", errors="replace").strip()
-        return CheckpointError(f"{label} is a text file (it starts with {start!r}), not a checkpoint; "
-                               "choose the .pt or .safetensors file")
-    return CheckpointError(f"{label} is not a PyTorch or safetensors checkpoint (a safe load cannot read it; "
-                           "nothing in it was executed); choose the .pt or .safetensors file that slimconv wrote")
+    return CheckpointError(f"{label} is truncated or corrupt ({detail}); download or copy it again")
 
 
 def _is_torchscript(data: bytes) -> bool:
@@ -164,38 +174,44 @@ def _is_torchscript(data: bytes) -> bool:
 
 
 def _torch_payload(data: bytes, label: str) -> object:
+    if not data.startswith(_ZIP_MAGIC):  # never handed to torch.load: see weight_files.safe_torch_load
+        if (data[:1] == b"\x80" or not _looks_like_text(data)) and runs_code(data):  # protocol 2+ pickles
+            raise CheckpointError(
+                f"{label} contains Python objects that a safe load refuses (loading them could run code); nothing "
+                "in it was executed. Use checkpoints written by slimconv.save_checkpoint or a state dict of tensors")
+        if _looks_like_text(data):
+            start = data[:40].decode("utf-8", errors="replace").strip()
+            raise CheckpointError(f"{label} is a text file (it starts with {start!r}), not a checkpoint; "
+                                  "choose the .pt or .safetensors file")
+        raise CheckpointError(f"{label} is not a PyTorch or safetensors checkpoint (torch.save's zip format); it "
+                              "was not read and nothing in it was executed. Choose the .pt or .safetensors file "
+                              "that slimconv wrote")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch warns about pickle protocols of foreign files
-            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        return safe_torch_load(data, label, CheckpointError)
+    except CheckpointError:
+        raise
     except Exception as error:  # any failure to parse untrusted bytes is a problem of the file
         raise _diagnose_torch_failure(data, label, error) from None
 
 
-def _safetensors_header_length(data: bytes) -> int | None:
-    if len(data) < 10:
-        return None
-    (length,) = struct.unpack("<Q", data[:8])
-    return length if 2 <= length <= len(data) - 8 and data[8:9] == b"{" else None
-
-
-def _safetensors_payload(data: bytes, header_length: int, label: str) -> dict[str, Any]:
-    from safetensors.torch import load as load_safetensors
-
-    try:
-        header = json.loads(data[8 : 8 + header_length])
-        tensors = load_safetensors(data)
-    except Exception as error:  # malformed header or data section: a problem of the file
-        raise CheckpointError(f"{label} is a truncated or corrupt safetensors file ({error}); copy it again") from None
+def _safetensors_payload(data: bytes, label: str) -> dict[str, Any]:
+    tensors = safetensors_tensors(data, label, CheckpointError)
+    header = json.loads(data[8 : 8 + safetensors_header_length(data)])  # parsed already by safetensors_tensors
     metadata = header.get("__metadata__") or {}
-    if metadata.get("format") != CHECKPOINT_FORMAT or "meta" not in metadata:
+    if not isinstance(metadata, dict) or metadata.get("format") != CHECKPOINT_FORMAT or "meta" not in metadata:
         raise CheckpointError(f"{label} is a safetensors file without slimconv metadata; it holds weights only. "
                               "Load it with slimconv.create_model(name, weights=path) for a zoo architecture")
+    text = metadata["meta"]
+    if not isinstance(text, str) or len(text) > MAX_META_BYTES:
+        raise CheckpointError(f"{label} was refused: its metadata is larger than {MAX_META_BYTES // 1024} KiB")
     try:
-        meta = json.loads(metadata["meta"])
+        meta = json.loads(text)
         version = int(metadata.get("format_version", FORMAT_VERSION))
+    except RecursionError:
+        raise CheckpointError(f"{label} was refused: its metadata is nested too deep") from None
     except ValueError as error:
-        raise CheckpointError(f"{label} has unreadable slimconv metadata ({error}); export it again") from None
+        raise CheckpointError(f"{label} has unreadable slimconv metadata ({str(error)[:80]}); export it "
+                              "again") from None
     return {"format": CHECKPOINT_FORMAT, "format_version": version, "state_dict": tensors, "meta": meta,
             "training": None}
 
@@ -211,18 +227,17 @@ def _check_payload(payload: object, label: str) -> CheckpointContents:
             )
         raise CheckpointError(f"{label} is not a slimconv checkpoint (no 'format': {CHECKPOINT_FORMAT!r} entry)")
     version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"{label} has checkpoint format version {version!r}; this slimconv reads up to "
+    if type(version) is not int or version > FORMAT_VERSION:
+        raise CheckpointError(f"{label} has checkpoint format version {short(version)}; this slimconv reads up to "
                               f"{FORMAT_VERSION}: upgrade slimconv")
+    meta = CheckpointMeta.from_dict(payload.get("meta"), label)  # untrusted: bounded and checked first
     state_dict = payload.get("state_dict")
-    if not isinstance(state_dict, Mapping) or not all(
-        isinstance(key, str) and isinstance(value, Tensor) for key, value in state_dict.items()
-    ):
+    if not isinstance(state_dict, Mapping):
         raise CheckpointError(f"{label} has no state dict (a mapping of names to tensors)")
+    check_tensors(state_dict, label, CheckpointError)
     training = payload.get("training")
     if training is not None and not isinstance(training, Mapping):
         raise CheckpointError(f"{label} has a malformed training state ({type(training).__name__})")
-    meta = CheckpointMeta.from_dict(payload.get("meta"), label)
     return CheckpointContents(dict(state_dict), meta, None if training is None else dict(training), label)
 
 
@@ -240,9 +255,8 @@ def read_checkpoint(source: CheckpointSource) -> CheckpointContents:
     if data.startswith(_ZIP_MAGIC) and _is_torchscript(data):  # checked first: no torch loader ever sees it
         raise CheckpointError(f"{label} is a TorchScript program (torch.jit.save), not a slimconv checkpoint; it was "
                               "not loaded and nothing in it ran. Save the weights with slimconv.save_checkpoint")
-    header_length = None if data.startswith(_ZIP_MAGIC) else _safetensors_header_length(data)
-    if header_length is not None:
-        payload: object = _safetensors_payload(data, header_length, label)
+    if not data.startswith(_ZIP_MAGIC) and safetensors_header_length(data) is not None:
+        payload: object = _safetensors_payload(data, label)
     else:
         payload = _torch_payload(data, label)
     return _check_payload(payload, label)

@@ -14,7 +14,7 @@ from torch import nn
 from .._validate import file_path, instance_of, positive_int
 from ..errors import CheckpointError, WeightsUnavailableError
 from ..models import create_model
-from ..weight_files import load_state_dict_strictly
+from ..weight_files import load_state_dict_strictly, mismatch_message, state_dict_mismatches
 from .files import CheckpointSource, read_checkpoint
 from .meta import CheckpointMeta
 from .preprocess import InputSpec
@@ -49,28 +49,69 @@ class Pretrained:
         return [(self.classes[i], float(v)) for v, i in zip(values.tolist(), indices.tolist(), strict=True)]
 
 
+def _create(meta: CheckpointMeta, dense: bool = False) -> nn.Module:
+    if dense:
+        return create_model(meta.model, in_chans=meta.in_chans, num_classes=meta.num_classes)
+    return create_model(meta.model, op=meta.op, policy=meta.policy, in_chans=meta.in_chans,
+                        num_classes=meta.num_classes, **meta.options)
+
+
 def build_model(meta: CheckpointMeta, source: str) -> nn.Module:
     """The untrained network that ``meta`` describes, built with ``create_model``."""
     instance_of("meta", meta, CheckpointMeta)
     try:
-        return create_model(meta.model, op=meta.op, policy=meta.policy, in_chans=meta.in_chans,
-                            num_classes=meta.num_classes, **meta.options)
+        return _create(meta)
     except (ValueError, TypeError) as error:
-        raise CheckpointError(
-            f"{source} was made with slimconv {meta.slimconv_version} for model {meta.model!r}, operator {meta.op!r} "
-            f"and options {meta.options}, which this slimconv cannot build ({error}); install a matching version"
-        ) from None
+        raise _cannot_build(meta, source, error) from None
+
+
+def _cannot_build(meta: CheckpointMeta, source: str, error: Exception) -> CheckpointError:
+    return CheckpointError(
+        f"{source} was made with slimconv {meta.slimconv_version} for model {meta.model!r}, operator {meta.op!r} "
+        f"and options {meta.options}, which this slimconv cannot build ({error}); install a matching version")
+
+
+#: Without an exact comparison (an operator that cannot be built on the meta device), the dense
+#: architecture may hold at most this many times the file's values (operators are smaller than dense).
+_DENSE_ALLOWANCE, _DENSE_SLACK = 32, 4_000_000
+
+
+def check_fits_before_building(meta: CheckpointMeta, state_dict: dict[str, torch.Tensor], source: str) -> None:
+    """Compare the named architecture with the file's tensors on the meta device (no memory), so that a small
+    file naming a huge model is refused before the model is built."""
+    try:
+        with torch.device("meta"):
+            expected = _create(meta).state_dict()
+    except (ValueError, TypeError) as error:
+        raise _cannot_build(meta, source, error) from None
+    except Exception:  # an operator whose weight inheritance has no meta kernel: bound by the dense model
+        with torch.device("meta"):
+            dense = sum(tensor.numel() for tensor in _create(meta, dense=True).state_dict().values())
+        held = sum(tensor.numel() for tensor in state_dict.values())
+        if dense > _DENSE_ALLOWANCE * held + _DENSE_SLACK:
+            raise CheckpointError(f"{source} holds {held:,} values, far fewer than {meta.model!r} needs ({dense:,} "
+                                  "dense); the file's weights and metadata disagree: re-export it from its "
+                                  "run") from None
+        return
+    problems = state_dict_mismatches(expected, state_dict)
+    if problems:
+        architecture = f"{meta.model}" + (f" + {meta.op}" if meta.op else "")
+        raise CheckpointError(f"{mismatch_message(architecture, source, problems)} The file's weights and metadata "
+                              "disagree (found before building the model): re-export it from its run")
 
 
 def load_checkpoint(source: CheckpointSource) -> Pretrained:
     """Load a checkpoint from a path, bytes or binary file object (e.g. a Streamlit upload).
 
-    The model is rebuilt from the metadata and its weights are loaded strictly. Raises
-    ``CheckpointError`` for a missing, empty, truncated, unsafe or foreign file, missing metadata, or
-    weights that do not fit the recorded architecture (naming the first mismatched keys).
+    The file's size, metadata and tensors are checked first (bounded, untrusted), then the recorded
+    architecture is compared with the weights on the meta device, and only then is the model built and its
+    weights loaded strictly. Raises ``CheckpointError`` for a missing, empty, truncated, unsafe, oversized or
+    foreign file, malformed metadata, NaN or infinite weights, or weights that do not fit the recorded
+    architecture (naming the first mismatched keys).
     """
     contents = read_checkpoint(source)
     label = contents.source
+    check_fits_before_building(contents.meta, contents.state_dict, label)
     model = build_model(contents.meta, label)
     try:
         load_state_dict_strictly(model, contents.state_dict, label)

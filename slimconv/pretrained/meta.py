@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,8 @@ from .._validate import instance_of
 from ..deploy import deploy_form
 from ..errors import CheckpointError
 from ..profile import count_macs, count_params
+from .bounded import BoundExceeded, check_bounded
+from .meta_schema import check_meta_values, check_metrics
 from .preprocess import InputSpec
 
 _REQUIRED = ("model", "op", "policy", "options", "num_classes", "in_chans", "resize", "crop", "pad", "mean", "std",
@@ -26,13 +27,13 @@ def deployed_macs(model: nn.Module, input_size: tuple[int, int, int]) -> int:
     return count_macs(deploy_form(model), input_size)
 
 
-def _check_json(name: str, value: Any) -> None:
-    """Metadata must hold only dicts, lists, str, int, float, bool and None (safe to load, JSON-able)."""
+def _check_plain(name: str, value: Any) -> None:
+    """Metadata must hold only dicts, lists, str, int, float, bool and None, bounded in size and depth
+    (counted by a walk, never by serialising: see :mod:`.bounded`)."""
     try:
-        json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"checkpoint metadata {name!r} must hold only dicts, lists, str, numbers, bool and "
-                         f"None: {error}") from None
+        check_bounded(value, f"checkpoint metadata {name!r}")
+    except BoundExceeded as error:
+        raise ValueError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ class CheckpointMeta:
         if len(self.classes) != self.num_classes:
             raise ValueError(f"{len(self.classes)} class names for num_classes={self.num_classes}")
         for name in ("options", "metrics", "train_config"):
-            _check_json(name, getattr(self, name))
+            _check_plain(name, getattr(self, name))
+        check_metrics(self.metrics)  # names to finite numbers, as a reader demands
 
     @property
     def in_chans(self) -> int:
@@ -121,33 +123,26 @@ class CheckpointMeta:
 
     @classmethod
     def from_dict(cls, values: object, source: str) -> CheckpointMeta:
-        """Validate stored metadata; raises ``CheckpointError`` naming missing or malformed fields."""
+        """Validate stored metadata (untrusted): bounded first, then every key against the schema
+        (:mod:`.meta_schema`); raises ``CheckpointError`` naming missing or malformed fields."""
         if not isinstance(values, Mapping):
             raise CheckpointError(f"{source} has no metadata dict (found {type(values).__name__}); "
                                   "save checkpoints with slimconv.save_checkpoint")
+        try:
+            check_bounded(values, "its metadata")
+        except BoundExceeded as error:
+            raise CheckpointError(f"{source} was refused: {error}. It was not written by slimconv.save_checkpoint "
+                                  "or was edited; nothing in it was used") from None
         missing = [key for key in _REQUIRED if key not in values]
         if missing:
             raise CheckpointError(f"{source} misses metadata {', '.join(map(repr, missing))}; it was not written by "
                                   "slimconv.save_checkpoint or was edited: re-export it from its training run")
         try:
+            checked = check_meta_values(values)
             spec = InputSpec.from_values(values["in_chans"], values["resize"], values["crop"], values["pad"],
                                          values["mean"], values["std"])
-            return cls(
-                model=str(values["model"]), op=_optional_str("op", values["op"]),
-                policy=_optional_str("policy", values["policy"]), options=dict(values["options"]),
-                num_classes=int(values["num_classes"]), input=spec, classes=tuple(str(c) for c in values["classes"]),
-                dataset=str(values["dataset"]), metrics=dict(values["metrics"]), params=int(values["params"]),
-                macs=int(values["macs"]), torch_version=str(values["torch_version"]),
-                slimconv_version=str(values["slimconv_version"]), date=str(values["date"]),
-                train_config=dict(values.get("train_config") or {}),
-            )
+            return cls(input=spec, **checked)
         except (TypeError, ValueError) as error:
             raise CheckpointError(
                 f"{source} has malformed metadata ({error}); re-export it from its training run"
             ) from None
-
-
-def _optional_str(name: str, value: object) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise ValueError(f"{name} must be a string or None, got {value!r}")
-    return value

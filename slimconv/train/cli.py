@@ -90,7 +90,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse, train, print the summary. Exit status 0 done, 1 stopped on a NaN loss, 2 bad arguments or files."""
+    """Parse, train, print the summary. Exit status 0 done, 1 stopped on a NaN loss, 2 bad arguments or files
+    (``--out`` is checked before any work: a file, not writable, or no space gives one line, no traceback)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -100,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except (SlimconvError, ValueError) as error:
         print(f"slimconv-train: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file of the run could not be written or read (disk full, permissions)
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"slimconv-train: {error.strerror or error}{where}; check --out and --data-dir", file=sys.stderr)
         return 2
     metrics = result.metrics
     nan = float("nan")

@@ -52,6 +52,7 @@ from .distributed import (
 from .loop import Engine, EpochStats
 from .metrics import MetricsLog
 from .optim import build_optimizer, build_scheduler
+from .out_folder import check_free_space, check_out_folder, checkpoint_bytes_needed, remove_stale_temporaries
 from .regularizers import OperatorLosses
 from .resume import apply_training_state, check_resumable, restore_rank_rng, state_sha256, training_state
 from .rng import capture_rng_state, seed_everything
@@ -105,10 +106,17 @@ def _previous_run(config: TrainConfig, out: Path, context: DistContext) -> Check
         return None
     if not config.resume:
         raise ValueError(f"{out} already holds a run ({path.name}); pass --resume to continue it, or another --out")
-    if context.is_main:
-        for leftover in out.glob(".*.tmp"):  # from a process killed while writing (see write_atomically)
-            leftover.unlink(missing_ok=True)
     return read_checkpoint(path)
+
+
+def _prepare_out(out: Path, context: DistContext) -> None:
+    """Before any work: ``--out`` must be a writable folder with room (one-line ``OutFolderError``), and the
+    temporaries of a process killed while writing (see ``write_atomically``) are removed, new run or resume."""
+    if context.is_main:
+        check_out_folder(out)
+        for leftover in remove_stale_temporaries(out):
+            _log(context, f"removed {leftover.name}, left by a run killed while writing")
+    barrier(context)
 
 
 def _data(config: TrainConfig, context: DistContext) -> TrainData:
@@ -181,8 +189,12 @@ def _train(config: TrainConfig, context: DistContext, device: torch.device,
     started = time.perf_counter()
     out = Path(config.out)
     amp, channels_last, workers = _runtime(config, device)
+    _prepare_out(out, context)
     previous = _previous_run(config, out, context)
     training = None if previous is None else check_resumable(previous, config, context)
+    if training is not None and training["config"].get("epochs") != config.epochs:
+        _log(context, f"--epochs {config.epochs} (the saved run had {training['config'].get('epochs')}): the "
+             "learning-rate schedule is recomputed for the new total")
 
     seed_everything(config.seed)
     data = _data(config, context)
@@ -196,6 +208,9 @@ def _train(config: TrainConfig, context: DistContext, device: torch.device,
             dense = create_model(config.model, in_chans=data.input.in_chans, num_classes=len(data.classes))
         policy = config.policy or default_policy(config.op, dense)
     macs = deployed_macs(core, data.input.input_size)
+    if context.is_main:  # before the first epoch: room for the checkpoints of this model
+        check_free_space(out, checkpoint_bytes_needed(sum(t.numel() * t.element_size()
+                                                          for t in core.state_dict().values())))
     core = core.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     losses = OperatorLosses(core, config)
     optimizer = build_optimizer(core, config)

@@ -212,6 +212,7 @@ EXEMPT: dict[str, str] = {
     "DEFAULT_MAX_VALUES_PER_IMAGE": _CONSTANT,
     "METRICS": _CONSTANT,
     "ImageLoadError": "an exception class: raised, never called with user input",
+    "AnalysisWarning": "a warning class: issued, never called with user input",
     "AttributionMethod": "the abstract base of the four methods; its attribute() is tested through each of them",
     "AttributionAgreement": _RESULT,
     "AttributionMaps": _RESULT,

@@ -7,6 +7,7 @@ outcomes to ``docs/bad-inputs.md``, so the record cannot drift from what the cod
 
 from .case import Case
 from .checkpoints import CHECKPOINT_CASES, checkpoint_outcome
+from .hostile_checkpoints import HOSTILE_CHECKPOINT_CASES
 from .images import IMAGE_CASES, image_outcome
 
-__all__ = ["CHECKPOINT_CASES", "IMAGE_CASES", "Case", "checkpoint_outcome", "image_outcome"]
+__all__ = ["CHECKPOINT_CASES", "HOSTILE_CHECKPOINT_CASES", "IMAGE_CASES", "Case", "checkpoint_outcome", "image_outcome"]

@@ -131,7 +131,7 @@ CHECKPOINT_CASES: tuple[Case, ...] = (
     Case("resnet32.pt", "resnet20 weights, metadata saying resnet32",
          rewritten(lambda p: p["meta"].update(model="resnet32")), r"missing keys \['layers\.0\.3\.conv1\.weight'"),
     Case("unknown.pt", "metadata naming a model slimconv does not have",
-         rewritten(lambda p: p["meta"].update(model="no-such-net")), r"cannot build"),
+         rewritten(lambda p: p["meta"].update(model="no-such-net")), r"not in slimconv's registry"),
     Case("eleven.pt", "10-class weights, metadata saying 11 classes",
          rewritten(lambda p: p["meta"].update(num_classes=11, classes=list("abcdefghijk"))),
          r"shape mismatches \['fc\.weight \(10, 64\) vs \(11, 64\)'"),

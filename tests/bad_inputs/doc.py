@@ -8,6 +8,7 @@ from analysis.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_S
 
 from .case import Case
 from .checkpoints import CHECKPOINT_CASES, checkpoint_outcome
+from .hostile_checkpoints import HOSTILE_CHECKPOINT_CASES
 from .images import IMAGE_CASES, image_outcome
 
 DOC_PATH = "docs/bad-inputs.md"
@@ -46,5 +47,13 @@ def render() -> str:
         "## Checkpoints: `slimconv.load_checkpoint`",
         "",
         *_table(CHECKPOINT_CASES, checkpoint_outcome),
+        "",
+        "## Hostile checkpoints: `slimconv.load_checkpoint`",
+        "",
+        "Files made to freeze, exhaust or steer the loader. Metadata is untrusted: bounded (64 KiB, 8 levels, "
+        "20,000 values, counted without serialising) and checked key by key before anything uses it; the "
+        "architecture is compared with the weights on the meta device before it is built.",
+        "",
+        *_table(HOSTILE_CHECKPOINT_CASES, checkpoint_outcome),
     ]
     return "\n".join(lines) + "\n"
