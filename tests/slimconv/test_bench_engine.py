@@ -160,3 +160,14 @@ def test_cuda_event_timer_synchronises_and_converts_milliseconds():
 def test_bad_settings_are_value_errors(kwargs):
     with pytest.raises(ValueError):
         EngineSettings(**kwargs)
+
+
+def test_cpu_block_timer_calls_back_to_back_under_its_threads_and_restores_them():
+    import torch
+
+    from slimconv.bench.clocks import CpuBlockTimer
+
+    seen, before = [], torch.get_num_threads()
+    block = CpuBlockTimer(lambda: seen.append(torch.get_num_threads()), threads=1)(5)
+    assert seen == [1] * 5 and torch.get_num_threads() == before
+    assert block.seconds > 0 and block.cpu_share is not None and block.cpu_share >= 0
