@@ -39,7 +39,7 @@ with st.form("bench_form"):
                                     key="bench_device")
     dtype = run_setup[1].selectbox("Dtype", list(DTYPES), key="bench_dtype")
     mode = run_setup[2].selectbox("Mode", list(MODES), key="bench_mode")
-    rounds = run_setup[3].slider("Rounds", 1, 9, 5, key="bench_rounds")
+    budget = run_setup[3].slider("Time budget (s)", 5, 60, 15, key="bench_budget")
     channels_last = run_setup[4].checkbox("channels_last", key="bench_channels_last")
     submitted = st.form_submit_button("Run the benchmark", type="primary")
 
@@ -48,7 +48,7 @@ if submitted:
         comparison = layer_comparison(operator_options(ops, options_json), in_channels=int(in_channels),
                                       out_channels=int(out_channels), kernel_size=kernel_size, stride=stride,
                                       size=int(size), batch_size=int(batch_size), forms=forms)
-        setup = BenchSetup(device=device, dtype=dtype, channels_last=channels_last, mode=mode, rounds=rounds)
+        setup = BenchSetup(device=device, dtype=dtype, channels_last=channels_last, mode=mode, budget_s=float(budget))
         st.session_state[RESULT_KEY] = (comparison.name, f"{device}, {dtype}, {mode}",
                                         rows_table(run_with_progress(comparison, setup)))
 
@@ -67,8 +67,8 @@ with latency_column:
     st.caption("Median latency (ms)")
     st.bar_chart(measured["median_ms"], horizontal=True)
 with speedup_column:
-    st.caption("Speed-up against nn.Conv2d (> 1 is faster)")
-    st.bar_chart(measured["speedup"], horizontal=True)
+    st.caption("Time over nn.Conv2d's, paired per round (< 1 is faster; see the table's interval and noisy)")
+    st.bar_chart(measured["ratio"], horizontal=True)
 with throughput_column:
     st.caption("Achieved GFLOP/s (2 x MACs / median time)")
     st.bar_chart(measured["gflops_per_s"], horizontal=True)

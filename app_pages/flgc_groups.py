@@ -62,5 +62,5 @@ if st.button("Measure this layer against nn.Conv2d", key="flgc_measure"):
             [("flgc", {"groups": flgc.groups})], in_channels=flgc.in_channels, out_channels=flgc.out_channels,
             kernel_size=flgc.kernel_size, stride=flgc.stride, size=side,
             prepare=lambda built: built.load_state_dict(flgc.state_dict()))
-        rows = run_with_progress(comparison, BenchSetup(device=model.device, rounds=3, min_block_time_s=0.02))
+        rows = run_with_progress(comparison, BenchSetup(device=model.device, budget_s=10.0, block_time_s=0.02))
     lab.show_table(rows_table(rows), "flgc measured")

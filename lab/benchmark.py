@@ -11,16 +11,17 @@ import streamlit as st
 from slimconv.bench import BenchRow, BenchSetup, Comparison, run_comparison
 
 #: BenchRow fields shown in the app's table, in order.
-TABLE_COLUMNS = ("label", "form", "params", "training_only_params", "macs", "median_ms", "iqr_ms", "speedup",
-                 "gflops_per_s", "runs", "peak_memory_bytes", "error")
+TABLE_COLUMNS = ("label", "form", "ratio", "ratio_low", "ratio_high", "noisy", "mac_ratio", "ideal_share", "params",
+                 "training_only_params", "macs", "median_ms", "iqr_ms", "gflops_per_s", "rounds", "peak_memory_bytes",
+                 "verdict", "error")
 
 
 def run_with_progress(comparison: Comparison, setup: BenchSetup) -> list[BenchRow]:
     """Time ``comparison`` (failed candidates, out-of-memory included, come back as rows with ``error``)."""
     bar = st.progress(0.0, text="Starting ...")
 
-    def report(done: int, total: int, label: str) -> None:
-        bar.progress(min(done / max(total, 1), 1.0), text=f"{label} ({done}/{total})")
+    def report(fraction: float, text: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=text)
 
     try:
         return run_comparison(comparison, setup, progress=report)

@@ -1,4 +1,4 @@
-"""Latency of one forward pass, measured with ``torch.utils.benchmark`` (CUDA-synchronised)."""
+"""Latency of one forward pass, measured by the benchmark engine (``slimconv.bench``) with its verdict."""
 
 from __future__ import annotations
 
@@ -16,11 +16,16 @@ from .profile import batch_shape, checked_forward
 
 @dataclass(frozen=True)
 class LatencyResult:
-    """Median and interquartile range of the forward time, with the setup it was measured on."""
+    """Median forward time with its 95% interval, interquartile range and the engine's verdict
+    (``noisy`` says the figure is not to be trusted; ``verdict`` says why and what to do)."""
 
     median_ms: float
     iqr_ms: float
     runs: int
+    low_ms: float
+    high_ms: float
+    noisy: bool
+    verdict: str
     batch_size: int
     device: str
     device_name: str
@@ -62,11 +67,13 @@ def measure_latency(
 
     A copy of the model is moved to ``device``/``dtype`` (the caller's model is left untouched), put in
     eval mode and run under ``torch.inference_mode``. After ``warmup`` calls (at least one: it checks
-    that ``input_size`` fits the model), ``blocked_autorange`` repeats it for at least ``min_run_time_s``
-    (synchronising CUDA). ``threads`` sets the intra-op CPU threads for the measurement (default:
-    torch's current setting).
+    that ``input_size`` fits the model), the benchmark engine warms it until steady and times rounds of
+    blocks for about ``min_run_time_s`` (``time.perf_counter`` on CPU, CUDA events on a GPU),
+    going on up to 4x as long while the 95% interval of the median is wider than ±5%. ``threads`` sets
+    the intra-op CPU threads for the measurement (default: torch's current setting).
     """
-    from torch.utils import benchmark  # imported here: it pulls in the C++ extension machinery
+    from .bench.clocks import CpuBlockTimer, CudaEventBlockTimer
+    from .bench.engine import EngineSettings, measure
 
     nn_module("model", model)
     device = _check_device(device)
@@ -83,6 +90,10 @@ def measure_latency(
     threads = torch.get_num_threads() if threads is None else threads
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
+
+    def call() -> None:
+        runner(x)
+
     try:
         with torch.inference_mode():
             if device.type == "cuda":
@@ -90,15 +101,22 @@ def measure_latency(
             checked_forward(runner, x)
             for _ in range(warmup - 1):
                 runner(x)
-            timer = benchmark.Timer(stmt="runner(x)", globals={"runner": runner, "x": x}, num_threads=threads)
-            measurement = timer.blocked_autorange(min_run_time=min_run_time_s)
+            timer = CudaEventBlockTimer(call, device) if device.type == "cuda" else CpuBlockTimer(call, threads)
+            # Ten blocks of a tenth of the run time at least, more while the interval is wide.
+            settings = EngineSettings(budget_s=4 * min_run_time_s, block_time_s=min_run_time_s / 10, min_rounds=10)
+            result = measure([timer], ["model"], settings)
             peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
     finally:
         torch.set_num_threads(previous_threads)
+    timing = result.candidates[0]
     return LatencyResult(
-        median_ms=measurement.median * 1e3,
-        iqr_ms=measurement.iqr * 1e3,
-        runs=measurement.number_per_run * len(measurement.times),
+        median_ms=timing.time.median * 1e3,
+        iqr_ms=timing.iqr_s * 1e3,
+        runs=result.rounds * timing.calls_per_block,
+        low_ms=timing.time.low * 1e3,
+        high_ms=timing.time.high * 1e3,
+        noisy=timing.noisy,
+        verdict=str(result.verdict),
         batch_size=x.shape[0],
         device=str(device),
         device_name=device_name(device),

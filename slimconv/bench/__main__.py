@@ -5,6 +5,8 @@ Examples::
     slimconv-bench layer --op spconv --op linearconv:variant=lowrank,rank=10 --in 64 --out 64 --size 56 --batch 1 8
     slimconv-bench model --model resnet50 --op spconv:alpha=0.5 --batch 1 8
     slimconv-bench targets --out docs/benchmarks
+
+Every ratio comes with its 95% interval and a verdict; a noisy one is marked NOISY with what disturbed it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ..op_spec import parse_op
 from ..ops import get_op
 from ..policies import POLICIES
 from .cases import FORMS, layer_comparison, model_comparison
-from .records import format_table, write_records
+from .records import format_table, verdict_lines, write_records
 from .runner import BenchRow, run_comparison
 from .setup import DTYPES, MODES, BenchSetup
 from .targets import cpu_targets, gpu_targets, run_targets
@@ -37,8 +39,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels-last", action="store_true", help="inputs and modules in channels-last layout")
     parser.add_argument("--compile", action="store_true", help="wrap every candidate in torch.compile")
     parser.add_argument("--threads", type=int, default=None, help="CPU intra-op threads (default: torch's)")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per candidate")
-    parser.add_argument("--min-block-time", type=float, default=0.05, help="seconds per timed block")
+    parser.add_argument("--budget", type=float, default=20.0,
+                        help="seconds per comparison: rounds are added until every ratio's 95%% interval is "
+                             "within ±5%% or this is spent (default: 20)")
+    parser.add_argument("--min-rounds", type=int, default=6, help="interleaved rounds at least (default: 6)")
+    parser.add_argument("--block-time", type=float, default=0.05, help="seconds per timed block (default: 0.05)")
     parser.add_argument("--out", type=Path, default=None, help="folder for the CSV and JSON records")
 
 
@@ -68,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--batch", type=int, nargs="+", default=[1], help=BATCH_HELP)
     model.add_argument("--forms", nargs="+", choices=FORMS, default=list(FORMS), help=FORMS_HELP)
     model.add_argument("--mode", choices=MODES, default="inference", help=MODE_HELP)
-    sub.add_parser("targets", help="the project's speed and memory targets (CPU, or GPU on cuda)")
+    targets = sub.add_parser("targets", help="the project's speed and memory targets (CPU, or GPU on cuda)")
+    targets.add_argument("--quick", action="store_true",
+                         help="the same targets on small shapes: checks the code path, says nothing of speed")
     for command in sub.choices.values():
         _common(command)
     return parser
@@ -82,8 +89,9 @@ def _setup(args: argparse.Namespace) -> BenchSetup:
         compile=args.compile,
         threads=args.threads,
         mode=getattr(args, "mode", "inference"),
-        rounds=args.rounds,
-        min_block_time_s=args.min_block_time,
+        budget_s=args.budget,
+        min_rounds=args.min_rounds,
+        block_time_s=args.block_time,
     )
 
 
@@ -107,19 +115,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"slimconv-bench: {error}", file=sys.stderr)
         return 2
-    bar = tqdm(total=0, unit="step", leave=False, file=sys.stderr)
+    bar = tqdm(total=100, unit="%", leave=False, file=sys.stderr, bar_format="{percentage:3.0f}% {bar:20} {desc}")
 
-    def progress(step: int, total: int, label: str) -> None:
-        bar.total = total
-        bar.n = step
-        bar.set_description(label[:40])
+    def progress(fraction: float, text: str) -> None:
+        bar.n = round(100 * fraction)
+        bar.set_description(text[:90])
         bar.refresh()
 
     rows: list[BenchRow] = []
     verdicts = []
     try:
         if args.command == "targets":
-            targets = gpu_targets() if setup.device.startswith("cuda") else cpu_targets()
+            targets = (gpu_targets if setup.device.startswith("cuda") else cpu_targets)(quick=args.quick)
             rows, verdicts = run_targets(targets, setup, progress)
         else:
             for batch in args.batch:
@@ -157,10 +164,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'channels_last' if setup.channels_last else 'NCHW'}, torch {described['torch']}, {setup.mode}"
     )
     print(format_table(rows))
+    print("Verdicts:")
+    for line in verdict_lines(rows):
+        print(f"  {line}")
+    if verdicts:
+        print("Targets:")
     for verdict in verdicts:
-        print(verdict)
+        print(f"  {verdict}")
+    kind = "targets-quick" if getattr(args, "quick", False) else args.command
     if args.out is not None:
-        for path in write_records(rows, setup, args.out, args.command, [str(v) for v in verdicts]):
+        for path in write_records(rows, setup, args.out, kind, [str(v) for v in verdicts]):
             print(f"wrote {path}")
     return 0
 

@@ -1,9 +1,8 @@
-"""Interleaved timing of a comparison: A B A B rounds, median and IQR, MACs, GFLOP/s, peak memory."""
+"""A comparison run through the timing engine: rows of MACs, ratios with intervals, verdict, peak memory."""
 
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,15 +13,20 @@ from torch import nn
 
 from ..profile import count_macs, count_params, count_training_only_params
 from .cases import Comparison
+from .clocks import BlockTimer, CpuBlockTimer, CudaEventBlockTimer
+from .engine import EngineResult, Progress, measure
 from .memory import peak_memory_bytes
 from .setup import BenchSetup
-
-Progress = Callable[[int, int, str], None]
+from .stats import MedianInterval, median_interval
 
 
 @dataclass
 class BenchRow:
-    """One candidate's figures; ``ratio`` is its median time over the baseline's (lower is better)."""
+    """One candidate's figures. ``ratio`` is the median over interleaved rounds of its time over the
+    baseline's in the same round (lower is faster), ``ratio_low``/``ratio_high`` its 95% interval and
+    ``noisy`` whether the interval or the run is not to be trusted (``verdict`` says why).
+    ``mac_ratio`` is its MACs over the baseline's (the ideal ratio), ``ideal_share`` the speed-up
+    achieved over the speed-up the MACs allow (``mac_ratio / ratio``: 1 is all of it)."""
 
     comparison: str
     label: str
@@ -33,10 +37,17 @@ class BenchRow:
     median_ms: float = math.nan
     iqr_ms: float = math.nan
     runs: int = 0
+    rounds: int = 0
     gflops_per_s: float = math.nan
     ratio: float = math.nan
+    ratio_low: float = math.nan
+    ratio_high: float = math.nan
+    noisy: bool = True
     speedup: float = math.nan
+    mac_ratio: float = math.nan
+    ideal_share: float = math.nan
     peak_memory_bytes: int | None = None
+    verdict: str = ""
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -68,43 +79,67 @@ class _Runner:
             with torch.inference_mode():
                 self.module(self.x)
 
+    def timed_first_call(self) -> float:
+        """Seconds of one synchronised call (the first one: it checks that the candidate runs)."""
+        self.sync()
+        start = time.perf_counter()
+        self()
+        self.sync()
+        return time.perf_counter() - start
+
     def sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def time_block(self, calls: int) -> float:
-        """Mean seconds per call over ``calls`` back-to-back calls."""
-        self.sync()
-        start = time.perf_counter()
-        for _ in range(calls):
-            self()
-        self.sync()
-        return (time.perf_counter() - start) / calls
+
+def block_timer(fn: Callable[[], object], setup: BenchSetup) -> BlockTimer:
+    """CUDA events on a GPU, ``time.perf_counter`` under the setup's threads on CPU."""
+    device = torch.device(setup.device)
+    if device.type == "cuda":
+        return CudaEventBlockTimer(fn, device)
+    return CpuBlockTimer(fn, setup.threads or torch.get_num_threads())
+
+
+@dataclass(frozen=True)
+class ComparisonRun:
+    """The rows of a comparison and the engine's result on its measured rows (``measured[i]`` is the
+    row index of the engine's candidate ``i``; ``result`` is ``None`` when the baseline failed)."""
+
+    rows: list[BenchRow]
+    result: EngineResult | None
+    measured: tuple[int, ...]
+
+    def paired_ratio(self, label: str, baseline: str) -> MedianInterval:
+        """Median and 95% interval of ``label``'s time over ``baseline``'s, paired round by round."""
+        index = {self.rows[i].label: k for k, i in enumerate(self.measured)}
+        if self.result is None or label not in index or baseline not in index:
+            return MedianInterval(math.nan, math.nan, math.nan, 0.0, 0)
+        a, b = self.result.blocks[index[label]], self.result.blocks[index[baseline]]
+        return median_interval([x.seconds / y.seconds for x, y in zip(a, b, strict=True)])
 
 
 def run_comparison(comparison: Comparison, setup: BenchSetup, progress: Progress | None = None) -> list[BenchRow]:
-    """Time every candidate of ``comparison`` interleaved; the first one is the baseline.
+    """Time every candidate of ``comparison`` interleaved through the engine; the first is the baseline.
 
     A candidate that fails to build or run (out of memory, unsupported shape) gets a row with
-    ``error`` set; the others are still measured.
+    ``error`` set; the others are still measured. The baseline failing is an error of every row.
     """
+    return measure_comparison(comparison, setup, progress).rows
+
+
+def measure_comparison(comparison: Comparison, setup: BenchSetup, progress: Progress | None = None) -> ComparisonRun:
+    """``run_comparison`` with the engine's result kept, for ratios between any two candidates."""
     rows: list[BenchRow] = []
-    runners: dict[int, tuple[_Runner, int]] = {}
-    # Building is one step per candidate; timing and memory are counted once the built ones are known.
-    total_steps = len(comparison.candidates) * (setup.rounds + 2)
-    step = 0
-
-    def advance(label: str) -> None:
-        nonlocal step
-        step += 1
-        if progress is not None:
-            progress(step, total_steps, label)
-
-    previous_threads = torch.get_num_threads()
+    runners: dict[int, _Runner] = {}
+    first_calls: dict[int, float] = {}
+    previous = torch.get_num_threads(), torch.backends.cudnn.benchmark
     if setup.threads:
         torch.set_num_threads(setup.threads)
+    torch.backends.cudnn.benchmark = True  # the GPU warm-up autotunes; no effect on CPU
     try:
         for index, candidate in enumerate(comparison.candidates):
+            if progress is not None:
+                progress(0.0, f"building {candidate.label}")
             row = BenchRow(comparison.name, candidate.label, candidate.form, 0, 0, 0, details=dict(candidate.details))
             rows.append(row)
             try:
@@ -112,52 +147,48 @@ def run_comparison(comparison: Comparison, setup: BenchSetup, progress: Progress
                 row.params, row.training_only_params = count_params(module), count_training_only_params(module)
                 row.macs = count_macs(module, comparison.input_shape)
                 runner = _Runner(module, comparison.input_shape, setup)
-                for _ in range(setup.warmup):
-                    runner()
-                once = runner.time_block(1)
-                runners[index] = (runner, max(1, math.ceil(setup.min_block_time_s / max(once, 1e-9))))
+                first_calls[index] = runner.timed_first_call()
+                runners[index] = runner
             except (RuntimeError, ValueError) as error:
                 if not (_is_out_of_memory(error) or isinstance(error, ValueError)):
                     raise
                 row.error = _short_error(error)
-            advance(candidate.label)
-        total_steps = len(comparison.candidates) + (setup.rounds + 1) * len(runners)
-        times: dict[int, list[float]] = {index: [] for index in runners}
-        for _ in range(setup.rounds):
-            for index, (runner, calls) in runners.items():
-                try:
-                    times[index].append(runner.time_block(calls))
-                except RuntimeError as error:
-                    if not _is_out_of_memory(error):
-                        raise
-                    rows[index].error = _short_error(error)
-                advance(rows[index].label)
-        for index, (runner, calls) in runners.items():
-            row = rows[index]
-            samples = times[index]
-            if samples and row.error is None:
-                row.median_ms = statistics.median(samples) * 1e3
-                quartiles = statistics.quantiles(samples, n=4) if len(samples) > 1 else [samples[0]] * 3
-                row.iqr_ms = (quartiles[2] - quartiles[0]) * 1e3
-                row.runs = len(samples) * calls
-                row.gflops_per_s = 2 * row.macs / (row.median_ms * 1e-3) / 1e9
-                try:
-                    row.peak_memory_bytes = peak_memory_bytes(runner, runner.device)
-                except RuntimeError as error:
-                    if not _is_out_of_memory(error):
-                        raise
-                    row.error = _short_error(error)
-            advance(row.label)
+        if 0 not in runners:
+            for row in rows[1:]:
+                row.error = row.error or f"the baseline {rows[0].label} could not be measured"
+            return ComparisonRun(rows, None, ())
+        indices = list(runners)
+        result = measure([block_timer(runners[i], setup) for i in indices], [rows[i].label for i in indices],
+                         setup.engine_settings(), first_calls=[first_calls[i] for i in indices], progress=progress)
+        _fill(rows, indices, result)
+        for index in indices:
+            try:
+                rows[index].peak_memory_bytes = peak_memory_bytes(runners[index], runners[index].device)
+            except RuntimeError as error:
+                if not _is_out_of_memory(error):
+                    raise
+                rows[index].error = _short_error(error)
     finally:
-        torch.set_num_threads(previous_threads)
+        torch.set_num_threads(previous[0])
+        torch.backends.cudnn.benchmark = previous[1]
         runners.clear()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-    baseline = rows[0].median_ms
-    for row in rows:
-        row.ratio = row.median_ms / baseline
-        row.speedup = baseline / row.median_ms
-    return rows
+    return ComparisonRun(rows, result, tuple(indices))
+
+
+def _fill(rows: list[BenchRow], indices: list[int], result: EngineResult) -> None:
+    baseline_macs = rows[0].macs
+    for index, timing in zip(indices, result.candidates, strict=True):
+        row = rows[index]
+        row.median_ms, row.iqr_ms = timing.time.median * 1e3, timing.iqr_s * 1e3
+        row.rounds, row.runs = result.rounds, result.rounds * timing.calls_per_block
+        row.gflops_per_s = 2 * row.macs / timing.time.median / 1e9
+        row.ratio, row.ratio_low, row.ratio_high = timing.ratio.median, timing.ratio.low, timing.ratio.high
+        row.noisy, row.verdict = timing.noisy, str(result.verdict)
+        row.speedup = 1 / row.ratio
+        row.mac_ratio = row.macs / baseline_macs if baseline_macs else math.nan
+        row.ideal_share = row.mac_ratio / row.ratio
 
 
 def _short_error(error: BaseException) -> str:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import torch
 
 from ..hardware import device_name
+from .engine import EngineSettings
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MODES = ("inference", "training")
@@ -18,8 +19,9 @@ class BenchSetup:
     """Device, dtype, layout and timing settings shared by every candidate of one run.
 
     ``mode="inference"`` times ``forward`` under ``torch.inference_mode``; ``"training"`` times a
-    forward + backward of ``output.float().square().mean()``. Each candidate is timed in ``rounds``
-    interleaved blocks (A B A B ...) of at least ``min_block_time_s`` each.
+    forward + backward of ``output.float().square().mean()``. The engine times every candidate in
+    interleaved rounds of blocks of about ``block_time_s``, at least ``min_rounds`` of them, adding
+    rounds until each ratio's 95% interval is within ``target_half_width`` or ``budget_s`` is spent.
     """
 
     device: str = "cpu"
@@ -28,9 +30,10 @@ class BenchSetup:
     compile: bool = False
     threads: int | None = None
     mode: str = "inference"
-    rounds: int = 7
-    min_block_time_s: float = 0.05
-    warmup: int = 2
+    budget_s: float = 20.0
+    min_rounds: int = 6
+    block_time_s: float = 0.05
+    target_half_width: float = 0.05
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -41,8 +44,11 @@ class BenchSetup:
             raise ValueError("device='cuda' was asked for but no CUDA GPU is available; use device='cpu'")
         if self.device == "cpu" and self.dtype == "float16":
             raise ValueError("float16 convolutions are not supported on CPU; use float32 or bfloat16")
-        if self.rounds < 1 or self.min_block_time_s <= 0 or self.warmup < 0:
-            raise ValueError("rounds must be >= 1, min_block_time_s > 0 and warmup >= 0")
+        self.engine_settings()  # checks the timing settings
+
+    def engine_settings(self) -> EngineSettings:
+        return EngineSettings(budget_s=self.budget_s, min_rounds=self.min_rounds, block_time_s=self.block_time_s,
+                              target_half_width=self.target_half_width)
 
     @property
     def torch_dtype(self) -> torch.dtype:

@@ -11,16 +11,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .records import COLUMNS
+from .records import COLUMNS, verdict_lines
 from .runner import BenchRow
+
+FLOAT_COLUMNS = ("median_ms", "iqr_ms", "gflops_per_s", "ratio", "ratio_low", "ratio_high", "speedup", "mac_ratio",
+                 "ideal_share")
 
 
 def _rows(record: dict) -> list[BenchRow]:
     rows = []
     for item in record["rows"]:
-        values = {k: item.get(k) for k in COLUMNS}
-        for key in ("median_ms", "iqr_ms", "gflops_per_s", "ratio", "speedup"):
-            values[key] = float("nan") if values[key] is None else values[key]
+        values = {k: item[k] for k in COLUMNS if k in item}
+        for key in FLOAT_COLUMNS:
+            values[key] = float("nan") if values.get(key) is None else values[key]
         rows.append(BenchRow(**values))
     return rows
 
@@ -33,18 +36,22 @@ def summarise(folder: str | Path) -> str:
     for path in sorted(Path(folder).glob("*.json")):
         record = json.loads(path.read_text())
         setup = record["setup"]
+        rows = _rows(record)
         layout = "channels_last" if setup["channels_last"] else "NCHW"
         parts += [
             f"## {path.stem}",
             "",
             f"{setup['device_name']}, {setup['threads_used']} threads, {setup['dtype']}, {layout}, "
-            f"{setup['mode']}, torch {setup['torch']}, {setup['date']}; {setup['rounds']} interleaved rounds, "
-            "median and interquartile range of the per-call time; `x baseline` is the candidate's median over "
-            "the first row of its comparison.",
+            f"{setup['mode']}, torch {setup['torch']}, {setup['date']}; interleaved rounds (at least "
+            f"{setup['min_rounds']}, more until every 95% interval is within ±{setup['target_half_width']:.0%} or "
+            f"{setup['budget_s']:g} s are spent). `x baseline [95%]` is the median over rounds of the candidate's "
+            "time over the first row's in the same round, with its 95% interval, NOISY where the run or the "
+            "interval is not to be trusted; `of ideal` is the speed-up achieved over the one the MAC ratio allows.",
             "",
-            format_table(_rows(record), markdown=True),
+            format_table(rows, markdown=True),
             "",
         ]
+        parts += ["Verdicts:", ""] + [f"- {line}" for line in verdict_lines(rows)] + [""]
         if record.get("targets"):
             parts += ["Targets:", ""] + [f"- {line}" for line in record["targets"]] + [""]
     return "\n".join(parts)

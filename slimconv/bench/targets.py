@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
 
 from ..ops import create_conv
 from .cases import Candidate, Comparison, layer_comparison, model_comparison
-from .runner import BenchRow, Progress, run_comparison
+from .engine import Progress
+from .runner import BenchRow, ComparisonRun, measure_comparison
 from .setup import BenchSetup
 
 
@@ -28,33 +29,44 @@ class Target:
     bound: str | None = None  # a "bound" candidate: its ratio to the baseline is the reachable limit
 
 
-#: A latency whose interquartile range exceeds this share of its median is flagged as noisy: the
-#: machine was busy, and a verdict on it should be rerun before it is believed.
-NOISY_IQR_SHARE = 0.25
-
-
 @dataclass(frozen=True)
 class TargetResult:
+    """``value``: the candidate's latency over the baseline's (median of paired rounds) or peak-memory
+    ratio; ``low``/``high`` its 95% interval (equal to it for memory, which does not vary); ``noisy``:
+    the engine's verdict on the comparison, which leaves a latency target undecided."""
+
     target: Target
     value: float
+    low: float
+    high: float
     bound_value: float | None = None
-    noisy: tuple[str, ...] = ()  # labels of the compared rows whose IQR exceeds NOISY_IQR_SHARE of the median
+    noisy: bool = False
+    verdict: str = ""
 
     @property
     def met(self) -> bool:
-        return self.value <= self.target.limit
+        return self.value <= self.target.limit and not self.noisy
+
+    @property
+    def status(self) -> str:
+        if self.noisy:
+            return "UNDECIDED (noisy: rerun on a quiet machine)"
+        if self.met:
+            return "met"
+        over = f" by {self.value / self.target.limit - 1:.1%}" if self.target.limit > 0 else ""
+        return f"MISSED{over}"
 
     def __str__(self) -> str:
         t = self.target
-        verdict = "met" if self.met else "MISSED"
         notes = [t.note] if t.note else []
         if self.bound_value is not None:
             notes.append(f"time limit with the replaced layers free {self.bound_value:.3f}")
         if self.noisy:
-            notes.append(f"NOISY: IQR over {NOISY_IQR_SHARE:.0%} of the median for {', '.join(self.noisy)}; rerun")
+            notes.append(f"NOISY: {self.verdict}")
         note = f"  ({'; '.join(notes)})" if notes else ""
-        ratio = f"{t.candidate} / {t.baseline} {t.metric} = {self.value:.3f}"
-        return f"{t.comparison.name}: {ratio} (target <= {t.limit}) {verdict}{note}"
+        interval = f" [{self.low:.3f}, {self.high:.3f}]" if t.metric == "latency" else ""
+        ratio = f"{t.candidate} / {t.baseline} {t.metric} = {self.value:.3f}{interval}"
+        return f"{t.comparison.name}: {ratio} (target <= {t.limit}) {self.status}{note}"
 
 
 class PerSampleWeightPEDConv(nn.Module):
@@ -75,7 +87,7 @@ def _flgc_ideal_ratio(seed: int = 0) -> float:
     return layer.deployed_macs_per_position() / (256 * 256)
 
 
-def _pedconv_memory_comparison() -> Comparison:
+def _pedconv_memory_comparison(batch: int = 32, size: int = 16) -> Comparison:
     def fast() -> nn.Module:
         return create_conv("pedconv", 128, 128, 3)
 
@@ -83,7 +95,7 @@ def _pedconv_memory_comparison() -> Comparison:
         return PerSampleWeightPEDConv(create_conv("pedconv", 128, 128, 3))
 
     candidates = (Candidate("pedconv per-sample weights", reference, "train"), Candidate("pedconv", fast, "train"))
-    return Comparison("pedconv 128->128 k3 16x16 b32 training", (32, 128, 16, 16), candidates)
+    return Comparison(f"pedconv 128->128 k3 {size}x{size} b{batch} training", (batch, 128, size, size), candidates)
 
 
 # SPConv-ResNet-50 (alpha 1/2, the paper's placement): the rows model_comparison names
@@ -93,76 +105,68 @@ DENSE = "resnet50 dense"
 FREE_BOUND = "resnet50 dense, spconv's layers free"
 
 
-def _spconv_resnet50(batch: int) -> Comparison:
-    return model_comparison("resnet50", [("spconv", {"alpha": 0.5})], batch_size=batch, free_bound=True)
+def _spconv_resnet50(batch: int, size: int = 224) -> Comparison:
+    return model_comparison("resnet50", [("spconv", {"alpha": 0.5})], batch_size=batch, size=size, free_bound=True)
 
 
-def cpu_targets() -> list[Target]:
-    """The targets for a CPU (issue 3), on the shapes given there."""
+def _operator_targets(batch: int, quick: bool) -> list[Target]:
+    """LinearConv, FLGC G=8 and PEDConv deploy against nn.Conv2d, and PEDConv's training memory.
+    ``quick``: the same comparisons on small shapes, to check the code path, not the speed."""
     torch.manual_seed(0)
     random.seed(0)
-    linear = layer_comparison(
-        [("linearconv", {})], in_channels=128, out_channels=128, size=32, batch_size=16, forms=("deploy",)
-    )
-    flgc = layer_comparison(
-        [("flgc", {"groups": 8})], in_channels=256, out_channels=256, kernel_size=1, size=32, batch_size=32
-    )
-    ped = layer_comparison(
-        [("pedconv", {})], in_channels=128, out_channels=128, size=16, batch_size=32, forms=("deploy",)
-    )
-    targets = [
+    side = 8 if quick else 32
+    batch = 2 if quick else batch
+    linear = layer_comparison([("linearconv", {})], in_channels=128, out_channels=128, size=side,
+                              batch_size=batch // 2 or 1, forms=("deploy",))
+    flgc = layer_comparison([("flgc", {"groups": 8})], in_channels=256, out_channels=256, kernel_size=1, size=side,
+                            batch_size=batch)
+    ped = layer_comparison([("pedconv", {})], in_channels=128, out_channels=128, size=side // 2, batch_size=batch,
+                           forms=("deploy",))
+    flgc_note = f"ideal MAC ratio sum_g n_g m_g / C N = {_flgc_ideal_ratio():.3f} at random init"
+    return [
         Target(linear, "linearconv deploy", "conv2d", 1.05),
-        Target(
-            flgc,
-            "flgc(groups=8) deploy",
-            "conv2d",
-            0.40,
-            note=f"ideal MAC ratio sum_g n_g m_g / C N = {_flgc_ideal_ratio():.3f} at random init",
-        ),
+        Target(flgc, "flgc(groups=8) deploy", "conv2d", 0.40, note=flgc_note),
         Target(ped, "pedconv deploy", "conv2d", 1.5),
-        Target(
-            _pedconv_memory_comparison(),
-            "pedconv",
-            "pedconv per-sample weights",
-            0.25,
-            metric="memory",
-            mode="training",
-        ),
+        Target(_pedconv_memory_comparison(batch, side // 2), "pedconv", "pedconv per-sample weights", 0.25,
+               metric="memory", mode="training"),
     ]
-    for batch in (1, 8):
-        resnet = _spconv_resnet50(batch)
-        targets.append(Target(resnet, SPCONV_DEPLOY, DENSE, 0.85, note="MAC ratio 0.71", bound=FREE_BOUND))
-        targets.append(
-            Target(resnet, SPCONV_DEPLOY, SPCONV_TRAIN, 1.0, note="deploy form faster than the training form")
-        )
+
+
+def _spconv_targets(batch: int, limit: float, quick: bool, note: str = "") -> list[Target]:
+    resnet = _spconv_resnet50(1 if quick else batch, 64 if quick else 224)
+    return [
+        Target(resnet, SPCONV_DEPLOY, DENSE, limit, note="; ".join(filter(None, ["MAC ratio 0.71", note])),
+               bound=FREE_BOUND),
+        Target(resnet, SPCONV_DEPLOY, SPCONV_TRAIN, 1.0, note="deploy form faster than the training form"),
+    ]
+
+
+def cpu_targets(quick: bool = False) -> list[Target]:
+    """The CPU targets (issue 15): the operators at the shapes given there, SPConv-ResNet-50 at batch 1 and 8."""
+    targets = _operator_targets(32, quick)
+    for batch in (1,) if quick else (1, 8):
+        targets += _spconv_targets(batch, 0.85, quick)
     return targets
 
 
-def gpu_targets() -> list[Target]:
-    """The GPU targets: SPConv-ResNet-50 against dense ResNet-50 at batch 64 and 1 (the paper's setting)."""
+def gpu_targets(quick: bool = False) -> list[Target]:
+    """The GPU targets (issue 19): the operators at batch 64, SPConv-ResNet-50 at batch 64 and 1."""
     paper = "the paper's 1.23 / 1.32 ms at batch 64"
-    return [
-        Target(_spconv_resnet50(64), SPCONV_DEPLOY, DENSE, 0.93, note=paper, bound=FREE_BOUND),
-        Target(_spconv_resnet50(1), SPCONV_DEPLOY, DENSE, 1.0, bound=FREE_BOUND),
-    ]
+    return (_operator_targets(64, quick) + _spconv_targets(64, 0.93, quick, paper)
+            + ([] if quick else _spconv_targets(1, 1.0, quick)))
 
 
-def _value(target: Target, rows: list[BenchRow], candidate_label: str | None = None) -> float:
-    by_label = {row.label: row for row in rows}
-    candidate, baseline = by_label[candidate_label or target.candidate], by_label[target.baseline]
+def _evaluate(target: Target, run: ComparisonRun, setup: BenchSetup) -> TargetResult:
+    by_label = {row.label: row for row in run.rows}
+    candidate, baseline = by_label[target.candidate], by_label[target.baseline]
     if target.metric == "memory":
-        if not candidate.peak_memory_bytes or not baseline.peak_memory_bytes:
-            return float("nan")
-        return candidate.peak_memory_bytes / baseline.peak_memory_bytes
-    return candidate.median_ms / baseline.median_ms
-
-
-def _noisy(target: Target, rows: list[BenchRow]) -> tuple[str, ...]:
-    if target.metric != "latency":
-        return ()
-    by_label = {row.label: row for row in rows}
-    compared = [by_label[label] for label in (target.candidate, target.baseline)]
-    return tuple(row.label for row in compared if row.iqr_ms > NOISY_IQR_SHARE * row.median_ms)
+        known = candidate.peak_memory_bytes and baseline.peak_memory_bytes
+        value = candidate.peak_memory_bytes / baseline.peak_memory_bytes if known else float("nan")
+        return TargetResult(target, value, value, value)
+    ratio = run.paired_ratio(target.candidate, target.baseline)
+    bound = None if target.bound is None else run.paired_ratio(target.bound, target.baseline).median
+    noisy = candidate.noisy or baseline.noisy or ratio.half_width > setup.target_half_width
+    return TargetResult(target, ratio.median, ratio.low, ratio.high, bound, noisy, candidate.verdict)
 
 
 def run_targets(
@@ -170,14 +174,13 @@ def run_targets(
 ) -> tuple[list[BenchRow], list[TargetResult]]:
     """Run each distinct comparison once (in the target's mode) and evaluate every target on it."""
     rows: list[BenchRow] = []
-    measured: dict[int, list[BenchRow]] = {}
+    measured: dict[int, ComparisonRun] = {}
     results = []
     for target in targets:
         key = id(target.comparison)
         if key not in measured:
-            mode_setup = BenchSetup(**{**setup.__dict__, "mode": target.mode})
-            measured[key] = run_comparison(target.comparison, mode_setup, progress)
-            rows += measured[key]
-        bound = None if target.bound is None else _value(target, measured[key], target.bound)
-        results.append(TargetResult(target, _value(target, measured[key]), bound, _noisy(target, measured[key])))
+            mode_setup = replace(setup, mode=target.mode)
+            measured[key] = measure_comparison(target.comparison, mode_setup, progress)
+            rows += measured[key].rows
+        results.append(_evaluate(target, measured[key], setup))
     return rows, results

@@ -25,10 +25,10 @@ from slimconv.bench import (
 from slimconv.bench.__main__ import main
 from slimconv.bench.free_layer import FreeLayer
 from slimconv.bench.runner import BenchRow
-from slimconv.bench.targets import TargetResult, _noisy, cpu_targets, gpu_targets
+from slimconv.bench.targets import TargetResult, cpu_targets, gpu_targets
 from slimconv.op_spec import parse_op
 
-FAST = BenchSetup(rounds=2, min_block_time_s=0.001, warmup=1)
+FAST = BenchSetup(budget_s=0.3, min_rounds=6, block_time_s=0.001)
 
 
 def test_parse_op_reads_typed_options():
@@ -44,9 +44,26 @@ def test_layer_comparison_rows_and_ratios():
     assert rows[0].ratio == pytest.approx(1.0) and rows[0].macs == 2 * 8 * 8 * 9 * 36
     assert rows[2].macs == rows[0].macs  # the deploy form is a plain conv
     for row in rows:
-        assert row.error is None and row.median_ms > 0 and row.runs >= 2 and row.gflops_per_s > 0
+        assert row.error is None and row.median_ms > 0 and row.runs >= 6 and row.rounds >= 6 and row.gflops_per_s > 0
         assert row.speedup == pytest.approx(1 / row.ratio)
+        assert row.ratio_low <= row.ratio <= row.ratio_high and isinstance(row.noisy, bool)
+        assert row.mac_ratio == pytest.approx(row.macs / rows[0].macs)
+        assert row.ideal_share == pytest.approx(row.mac_ratio / row.ratio)
+        assert row.verdict.startswith(("stable", "NOISY")) and row.verdict == rows[0].verdict
         assert row.peak_memory_bytes is not None and row.peak_memory_bytes >= 0
+    assert (rows[0].ratio_low, rows[0].ratio_high) == (1.0, 1.0)
+
+
+def _row(label: str, ratio: float, low: float, high: float, noisy: bool) -> BenchRow:
+    return BenchRow("c", label, "deploy", 10, 0, 500, median_ms=2.0, ratio=ratio, ratio_low=low, ratio_high=high,
+                    noisy=noisy, mac_ratio=0.5, ideal_share=0.5 / ratio)
+
+
+def test_a_noisy_ratio_is_never_shown_as_a_plain_number():
+    table = format_table([_row("steady", 0.6, 0.59, 0.61, False), _row("shaky", 0.8, 0.5, 1.4, True)])
+    steady, shaky = table.splitlines()[1:]
+    assert "0.600 [0.590, 0.610]" in steady and "NOISY" not in steady and "83%" in steady
+    assert "NOISY ~0.80 [0.500, 1.400]" in shaky and " 0.800 " not in shaky
 
 
 def test_model_comparison_on_a_small_zoo_model():
@@ -84,8 +101,10 @@ def test_cpu_and_gpu_targets_name_rows_their_comparisons_have():
 def test_progress_is_reported_to_the_end():
     comparison = layer_comparison([("ghost", {})], in_channels=8, out_channels=8, size=4, forms=("deploy",))
     seen = []
-    run_comparison(comparison, FAST, progress=lambda step, total, label: seen.append((step, total)))
-    assert seen[-1][0] == seen[-1][1] and [s for s, _ in seen] == list(range(1, len(seen) + 1))
+    run_comparison(comparison, FAST, progress=lambda fraction, text: seen.append((fraction, text)))
+    fractions = [fraction for fraction, _ in seen]
+    assert fractions[-1] == 1.0 and fractions == sorted(fractions) and "building conv2d" in seen[0][1]
+    assert any("s left" in text for _, text in seen) and "rounds in" in seen[-1][1]
 
 
 class _RaisesOutOfMemory(nn.Module):
@@ -106,32 +125,38 @@ def test_out_of_memory_is_reported_not_raised():
 
 def test_training_mode_times_forward_and_backward():
     comparison = layer_comparison([("pedconv", {})], in_channels=8, out_channels=8, size=6, forms=("train",))
-    rows = run_comparison(comparison, BenchSetup(rounds=2, min_block_time_s=0.001, mode="training"))
-    assert all(r.error is None and r.peak_memory_bytes > 0 for r in rows)
+    training = run_comparison(comparison, BenchSetup(budget_s=0.3, block_time_s=0.001, mode="training"))
+    output_bytes = 1 * 8 * 6 * 6 * 4
+    assert training[0].macs == 8 * 8 * 9 * 36 and training[1].macs > training[0].macs  # + the attention
+    for row in training:
+        # a step holds the output and its gradient at once
+        assert row.error is None and row.peak_memory_bytes >= 2 * output_bytes and row.ratio_low <= row.ratio
 
 
 def test_targets_compare_within_one_run():
     comparison = layer_comparison([("linearconv", {})], in_channels=8, out_channels=8, size=6, forms=("deploy",))
     targets = [
         Target(comparison, "linearconv deploy", "conv2d", 1000.0),
-        Target(comparison, "linearconv deploy", "conv2d", 0.0, metric="memory"),
+        Target(comparison, "linearconv deploy", "conv2d", 0.5, metric="memory"),
     ]
     rows, results = run_targets(targets, FAST)
     assert len(rows) == 2  # one comparison, measured once for both targets
-    assert results[0].met and "met" in str(results[0])
-    assert not results[1].met or math.isnan(results[1].value)
+    latency, memory = results
+    assert latency.value == pytest.approx(rows[1].ratio) and latency.low <= latency.value <= latency.high
+    assert latency.met == (not latency.noisy) and (("met" if latency.met else "UNDECIDED") in str(latency))
+    # the deploy form is a plain conv of the same shape: the same peak memory, so 1.0, twice the limit
+    assert memory.value == pytest.approx(rows[1].peak_memory_bytes / rows[0].peak_memory_bytes) == 1.0
+    assert not memory.met and "MISSED by 100.0%" in str(memory)
 
 
-def test_a_noisy_latency_is_flagged_in_the_verdict():
+def test_a_noisy_latency_leaves_its_target_undecided():
     comparison = layer_comparison([("linearconv", {})], in_channels=8, out_channels=8, size=6, forms=("deploy",))
-    target = Target(comparison, "linearconv deploy", "conv2d", 1000.0)
-    row = BenchRow(comparison.name, "conv2d", "dense", 0, 0, 0, median_ms=10.0, iqr_ms=1.0)
-    noisy_row = BenchRow(comparison.name, "linearconv deploy", "deploy", 0, 0, 0, median_ms=10.0, iqr_ms=3.0)
-    assert _noisy(target, [row, noisy_row]) == ("linearconv deploy",)
-    quiet_row = BenchRow(comparison.name, "linearconv deploy", "deploy", 0, 0, 0, median_ms=10.0, iqr_ms=2.0)
-    assert _noisy(target, [row, quiet_row]) == ()
-    assert "NOISY" in str(TargetResult(target, 1.0, noisy=("linearconv deploy",)))
-    assert "NOISY" not in str(TargetResult(target, 1.0))
+    target = Target(comparison, "linearconv deploy", "conv2d", 1.05)
+    noisy = TargetResult(target, 0.9, 0.5, 1.6, noisy=True, verdict="NOISY (95% intervals within ±40%)")
+    assert not noisy.met and "UNDECIDED" in str(noisy) and "±40%" in str(noisy)
+    quiet = TargetResult(target, 0.9, 0.88, 0.92)
+    assert quiet.met and str(quiet).endswith("= 0.900 [0.880, 0.920] (target <= 1.05) met")
+    assert "MISSED by 4.8%" in str(TargetResult(target, 1.1, 1.09, 1.11))
 
 
 @pytest.mark.parametrize(
@@ -139,7 +164,8 @@ def test_a_noisy_latency_is_flagged_in_the_verdict():
     [
         (dict(dtype="float8"), "dtype"),
         (dict(mode="serving"), "mode"),
-        (dict(rounds=0), "rounds"),
+        (dict(min_rounds=0), "min_rounds"),
+        (dict(budget_s=0), "budget_s"),
         (dict(dtype="float16"), "float16"),
     ],
 )
@@ -169,9 +195,9 @@ def test_command_writes_well_formed_records(tmp_path, capsys):
             "--batch",
             "1",
             "2",
-            "--rounds",
-            "2",
-            "--min-block-time",
+            "--budget",
+            "0.3",
+            "--block-time",
             "0.001",
             "--out",
             str(tmp_path),
@@ -183,24 +209,30 @@ def test_command_writes_well_formed_records(tmp_path, capsys):
     csv_path = next(tmp_path.glob("layer-cpu-float32-nchw-inference-torch*.csv"))
     with csv_path.open() as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 6 and {"median_ms", "iqr_ms", "macs", "params", "gflops_per_s", "ratio"} <= rows[0].keys()
+    fields = {"median_ms", "macs", "params", "ratio", "ratio_low", "ratio_high", "noisy", "mac_ratio", "ideal_share"}
+    assert len(rows) == 6 and fields <= rows[0].keys() and rows[1]["noisy"] in ("True", "False")
     record = json.loads(csv_path.with_suffix(".json").read_text())
     assert record["setup"]["device"] == "cpu" and record["setup"]["device_name"]
     assert len(record["rows"]) == 6 and record["rows"][0]["ratio"] == 1.0
+    for row in record["rows"]:
+        assert isinstance(row["noisy"], bool) and row["ratio_low"] <= row["ratio"] <= row["ratio_high"]
+        assert row["ideal_share"] == pytest.approx(row["mac_ratio"] / row["ratio"])
+    assert "Verdicts:" in printed and ("stable" in printed or "NOISY" in printed)
 
 
 def test_command_rejects_bad_input(capsys):
-    assert main(["layer", "--op", "nosuchop", "--size", "4", "--rounds", "1"]) == 2
+    assert main(["layer", "--op", "nosuchop", "--size", "4", "--budget", "1"]) == 2
     assert "unknown operator" in capsys.readouterr().err
 
 
 def test_summary_is_generated_from_the_records(tmp_path):
     from slimconv.bench.summary import main as summary_main
 
-    assert main(["layer", "--op", "ghost", "--in", "8", "--out-ch", "8", "--size", "4", "--rounds", "2",
-                 "--min-block-time", "0.001", "--out", str(tmp_path)]) == 0
+    assert main(["layer", "--op", "ghost", "--in", "8", "--out-ch", "8", "--size", "4", "--budget", "0.3",
+                 "--block-time", "0.001", "--out", str(tmp_path)]) == 0
     assert summary_main([str(tmp_path)]) == 0
     text = (tmp_path / "README.md").read_text()
     assert "| 8->8 k3 s1 4x4 b1 | conv2d |" in text
-    assert "ghost deploy" in text and "threads" in text and "float32" in text
+    assert "ghost deploy" in text and "threads" in text and "float32" in text and "x baseline [95%]" in text
+    assert "Verdicts:" in text and "- 8->8 k3 s1 4x4 b1: " in text
     assert summary_main([str(tmp_path / "missing")]) == 2
