@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +92,7 @@ def _check_options(op: str, op_class: type[SlimConv2d], options: dict[str, Any])
 
 def convert(
     model: nn.Module,
-    op: str,
+    op: str | Mapping[str, tuple[str, Mapping[str, Any]]],
     *,
     policy: Policy | None = None,
     inplace: bool = False,
@@ -106,8 +107,18 @@ def convert(
     Raises ``ValueError`` for bad options or when nothing could be replaced, so a conversion never
     silently does nothing. Returns the model (a copy unless ``inplace``) and, with
     ``return_report=True``, a ``ConvertReport``.
+
+    ``op`` may instead be a plan, ``{layer name: (op, options)}``: each named layer gets its own operator
+    (see :mod:`slimconv.plan`); ``policy`` and ``options`` are then not given.
     """
     nn_module("model", model)
+    if isinstance(op, Mapping):
+        from .plan import convert_by_plan  # here: slimconv.plan builds on this module
+
+        if policy is not None or options:
+            raise ValueError("convert with a plan takes no policy or options: each plan entry carries its own")
+        model, report = convert_by_plan(model, op, inplace=boolean("inplace", inplace))
+        return (model, report) if boolean("return_report", return_report) else model
     op_class = get_op(op)
     policy = default_policy(op) if policy is None else check_policy(policy)
     boolean("inplace", inplace)
