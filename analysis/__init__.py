@@ -55,6 +55,7 @@ from .pedconv_inspection import (
 )
 from .plan import KEEP, LayerProposal, SlimmingPlan, edit_plan, propose_plan
 from .plan_evidence import LayerEvidence, measure_evidence
+from .plan_outcome import Proportion, accuracy, layer_cka_to_original, predicted_classes, top1_agreement
 from .report import RedundancyReport, redundancy_report
 from .scores import (
     LayerRedundancyScores,
@@ -81,7 +82,12 @@ __all__ = [
     "LayerEvidence",
     "LayerProposal",
     "SlimmingPlan",
+    "Proportion",
+    "accuracy",
     "edit_plan",
+    "layer_cka_to_original",
+    "predicted_classes",
+    "top1_agreement",
     "measure_evidence",
     "propose_plan",
     "METRICS",
