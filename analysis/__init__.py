@@ -7,7 +7,8 @@ on error, and restores the model's train/eval modes.
 
 Activations: :func:`capture_activations`, :func:`channel_similarity`, :func:`cluster_channels`,
 :func:`layer_redundancy_scores`, :func:`ghost_pairs`, :func:`linear_cka`, :func:`model_cka_map`,
-:func:`redundancy_report`. Weights: :func:`filter_correlation`, :func:`filter_spectrum`,
+:func:`redundancy_report`. Plans: :func:`propose_plan` (per-layer operator proposals from measured
+redundancy, steered by a budget), :func:`edit_plan`. Weights: :func:`filter_correlation`, :func:`filter_spectrum`,
 :func:`primaries_needed`. Operators: :func:`inspect_spconv`, :func:`split_what_if`,
 :func:`inspect_flgc`, :func:`flgc_switches`, :func:`inspect_pedconv`, :func:`inspect_linearconv`.
 Attribution: :mod:`analysis.attribution`. Images: :func:`load_image` (any file, upload or PIL image ->
@@ -53,6 +54,9 @@ from .pedconv_inspection import (
     inspect_pedconv_layers,
     pedconv_image_dependence,
 )
+from .plan import KEEP, LayerProposal, SlimmingPlan, edit_plan, propose_plan
+from .plan_evidence import LayerEvidence, measure_evidence
+from .plan_outcome import Proportion, accuracy, layer_cka_to_original, predicted_classes, top1_agreement
 from .report import RedundancyReport, redundancy_report
 from .scores import (
     LayerRedundancyScores,
@@ -75,6 +79,18 @@ from .spconv_inspection import (
 
 __all__ = [
     "DEFAULT_MAX_VALUES_PER_IMAGE",
+    "KEEP",
+    "LayerEvidence",
+    "LayerProposal",
+    "SlimmingPlan",
+    "Proportion",
+    "accuracy",
+    "edit_plan",
+    "layer_cka_to_original",
+    "predicted_classes",
+    "top1_agreement",
+    "measure_evidence",
+    "propose_plan",
     "METRICS",
     "AnalysisWarning",
     "AttributionAgreement",

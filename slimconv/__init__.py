@@ -1,7 +1,8 @@
 """slimconv: drop-in convolution operators that exploit redundancy, with model surgery and profiling.
 
 Operators (``list_ops()``): SPConv, LinearConv, FLGC, PEDConv and the Ghost, HetConv and OctConv
-baselines. ``convert`` puts them into any model, ``deploy`` fuses them into their fastest exact form,
+baselines. ``convert`` puts them into any model (by policy or by a per-layer plan),
+``deploy`` fuses them into their fastest exact form,
 ``count_params``/``count_macs``/``profile``/``measure_latency`` measure what they cost.
 """
 
@@ -42,6 +43,7 @@ from .ops import (
     pedconv_auxiliary_loss,
     register_op,
 )
+from .plan import check_plan, convert_by_plan
 from .policies import POLICIES, select_convs
 from .pretrained import (
     CheckpointMeta,
@@ -95,8 +97,10 @@ __all__ = [
     "SlimconvError",
     "UnsupportedLayerError",
     "WeightsUnavailableError",
+    "check_plan",
     "conv_layers",
     "convert",
+    "convert_by_plan",
     "count_macs",
     "count_params",
     "count_training_only_params",

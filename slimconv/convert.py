@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,7 +121,7 @@ def other_uses(model: nn.Module, name: str, module: nn.Module) -> list[str]:
 
 def convert(
     model: nn.Module,
-    op: str,
+    op: str | Mapping[str, tuple[str, Mapping[str, Any]]],
     *,
     policy: Policy | None = None,
     inplace: bool = False,
@@ -142,8 +143,18 @@ def convert(
     Raises ``ValueError`` for bad options or when nothing could be replaced, so a conversion never
     silently does nothing. Returns the model (a copy unless ``inplace``) and, with
     ``return_report=True``, a ``ConvertReport``.
+
+    ``op`` may instead be a plan, ``{layer name: (op, options)}``: each named layer gets its own operator
+    (see :mod:`slimconv.plan`); ``policy`` and ``options`` are then not given.
     """
     nn_module("model", model)
+    if isinstance(op, Mapping):
+        from .plan import convert_by_plan  # here: slimconv.plan builds on this module
+
+        if policy is not None or options:
+            raise ValueError("convert with a plan takes no policy or options: each plan entry carries its own")
+        model, report = convert_by_plan(model, op, inplace=boolean("inplace", inplace))
+        return (model, report) if boolean("return_report", return_report) else model
     op_class = get_op(op)
     note = ""
     if policy is None:

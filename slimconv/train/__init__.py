@@ -2,6 +2,7 @@
 
 from .config import TrainConfig
 from .datasets import DATASETS, TrainData, load_data
+from .finetune import finetune
 from .run import TrainResult, train
 
-__all__ = ["DATASETS", "TrainConfig", "TrainData", "TrainResult", "load_data", "train"]
+__all__ = ["DATASETS", "TrainConfig", "TrainData", "TrainResult", "finetune", "load_data", "train"]
