@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
-#: Images one analysis runs on: 16 images of 224 x 224 keep every page's forward pass and figures small.
-MAX_IMAGES = 16
+#: Images one analysis runs on: room for the default set (16 Fashion-MNIST images and a photo, see
+#: :func:`lab.images.default_sample_names`) and a few more; 24 images of 224 x 224 keep a forward pass small.
+MAX_IMAGES = 24
 #: Feature maps drawn in one grid (8 x 8 maps stay readable; more become specks).
 MAX_GRID_CHANNELS = 64
 #: Filters drawn in a correlation heatmap (beyond 256 the cells are smaller than a pixel of the figure).

@@ -1,11 +1,17 @@
-"""The images the views run on: bundled samples (Fashion-MNIST, photos), uploads and the camera."""
+"""The images the views run on: bundled samples (Fashion-MNIST, photos), uploads and the camera.
+
+The default set (:func:`default_sample_names`) has enough Fashion-MNIST test images for the measures
+across images (CKA, similarity over images) and one photo, which the zoo's models have never seen.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import streamlit as st
 from PIL import Image
@@ -15,6 +21,10 @@ from analysis import load_image
 FASHION_SAMPLES_PACKAGE = "slimconv.models"
 FASHION_SAMPLES_FOLDER = ("samples", "fashion-mnist")
 PHOTO_SAMPLES = ("china.jpg", "flower.jpg")
+#: Fashion-MNIST images in the default set: CKA and similarity across images need at least 16 samples.
+DEFAULT_FASHION_COUNT = 16
+#: The photo of the default set: out of the zoo's distribution, so the pages' out-of-distribution note shows.
+DEFAULT_PHOTO = "flower.jpg"
 IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp"]
 
 
@@ -44,6 +54,17 @@ def fashion_sample_names() -> list[str]:
     return sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".png"))
 
 
+def default_sample_names() -> list[str]:
+    """The default set: :data:`DEFAULT_FASHION_COUNT` Fashion-MNIST test images taken round-robin over the
+    classes (each class once before any twice), then :data:`DEFAULT_PHOTO`."""
+    by_class: dict[str, list[str]] = {}
+    for name in fashion_sample_names():  # "<class>_<test index>.png", in test-set order within a class
+        by_class.setdefault(name.rsplit("_", 1)[0], []).append(name)
+    rounds = max(map(len, by_class.values()), default=0)
+    round_robin = [names[r] for r in range(rounds) for names in by_class.values() if r < len(names)]
+    return [*round_robin[:DEFAULT_FASHION_COUNT], DEFAULT_PHOTO]
+
+
 def sample_names() -> list[str]:
     """Bundled samples: the Fashion-MNIST test images, then scikit-learn's two photos."""
     return [*fashion_sample_names(), *PHOTO_SAMPLES]
@@ -52,12 +73,17 @@ def sample_names() -> list[str]:
 @st.cache_data(max_entries=64, show_spinner=False)
 def _sample_bytes(name: str) -> bytes:
     if name in PHOTO_SAMPLES:
-        from sklearn.datasets import load_sample_image
-
-        buffer = io.BytesIO()
-        Image.fromarray(load_sample_image(name)).save(buffer, format="PNG")
-        return buffer.getvalue()
+        return _sklearn_photo_path(name).read_bytes()
     return resources.files(FASHION_SAMPLES_PACKAGE).joinpath(*FASHION_SAMPLES_FOLDER, name).read_bytes()
+
+
+def _sklearn_photo_path(name: str) -> Path:
+    """scikit-learn's sample photo ``name`` read from its package folder: importing ``sklearn.datasets``
+    (scipy and more) would cost about a second of the app's cold start for one JPEG file."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        raise ValueError(f"{name} is one of scikit-learn's sample photos, and scikit-learn is not installed")
+    return Path(spec.origin).parent / "datasets" / "images" / name
 
 
 def load_sample(name: str) -> ImageItem:

@@ -15,7 +15,7 @@ import slimconv
 from .bounds import MAX_IMAGES
 from .diagnostics import render_diagnostics
 from .errors import user_message
-from .images import IMAGE_TYPES, ImageItem, decode_image, load_sample, sample_names
+from .images import IMAGE_TYPES, ImageItem, decode_image, default_sample_names, load_sample, sample_names
 from .models import (
     LoadedModel,
     available_devices,
@@ -37,7 +37,6 @@ ZOO, TORCHVISION, CHECKPOINT, TRAINED = "Bundled zoo", "Torchvision", "Checkpoin
 SAMPLES, UPLOAD, CAMERA = "Samples", "Upload", "Camera"
 NO_CONVERSION = "(keep as trained)"
 PAPER_POLICY = "(as in the paper)"
-DEFAULT_SAMPLES = ("ankle-boot_00000.png", "sneaker_00009.png", "flower.jpg")
 DEFAULT_TORCHVISION = "resnet18"
 CHECKPOINT_TYPES = ["pt", "pth", "safetensors"]
 
@@ -141,7 +140,7 @@ def _image_picker() -> list[ImageItem]:
     source = st.radio("Images", [SAMPLES, UPLOAD, CAMERA], key="image_source", horizontal=True)
     try:
         if source == SAMPLES:
-            names = st.multiselect("Samples", sample_names(), default=list(DEFAULT_SAMPLES), key="sample_names",
+            names = st.multiselect("Samples", sample_names(), default=default_sample_names(), key="sample_names",
                                    max_selections=MAX_IMAGES)  # Streamlit refuses more, in the browser and here
             return [load_sample(name) for name in names]
         if source == UPLOAD:

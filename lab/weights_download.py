@@ -11,6 +11,7 @@ import torch
 from torchvision.models import WeightsEnum
 
 from slimconv import WeightsUnavailableError
+from slimconv.errors import download_failure
 
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 15
@@ -23,7 +24,8 @@ def cached_weights_path(weights: WeightsEnum) -> Path:
 
 def ensure_torchvision_weights(weights: WeightsEnum, progress: Callable[[float], None]) -> Path:
     """Download ``weights`` unless cached, calling ``progress(fraction)``; raises ``WeightsUnavailableError``
-    offline (the message says to upload the file instead). A partial download never stays in the cache."""
+    offline, saying why in words and what to do instead (upload the file). A partial
+    download never stays in the cache."""
     target = cached_weights_path(weights)
     if target.is_file():
         return target
@@ -42,7 +44,7 @@ def ensure_torchvision_weights(weights: WeightsEnum, progress: Callable[[float],
     except (urllib.error.URLError, OSError) as error:
         partial.unlink(missing_ok=True)
         raise WeightsUnavailableError(
-            f"could not download {weights} from {weights.url} ({error}). Offline? Download that file on a machine "
-            "with internet and upload it below as the weights file"
+            f"Could not download the {weights} weights: {download_failure(error, weights.url)}. Download "
+            f"{weights.url} on a machine with internet and upload it below as the weights file."
         ) from None
     return target

@@ -9,7 +9,7 @@ import torchvision
 from torch import nn
 from torchvision.models import WeightsEnum
 
-from ..errors import WeightsUnavailableError
+from ..errors import WeightsUnavailableError, download_failure
 from ..weight_files import load_state_dict_strictly, read_state_dict
 
 _WEIGHT_FILE_SUFFIXES = {".pth", ".pt", ".safetensors"}
@@ -58,8 +58,8 @@ def build_torchvision_model(
             model = torchvision.models.get_model(name, weights=enum)
         except (OSError, RuntimeError) as error:  # URLError is an OSError; hash mismatch a RuntimeError
             raise WeightsUnavailableError(
-                f"could not download {enum} from {enum.url} ({error}). Offline? Download that file on a "
-                "machine with internet and pass its path as weights=..."
+                f"could not download {enum}: {download_failure(error, enum.url)}. Download {enum.url} on a "
+                "machine with internet and pass its path as weights=..., or weights=None for random weights"
             ) from None
     else:
         model = torchvision.models.get_model(name, weights=None, num_classes=num_classes or 1000)

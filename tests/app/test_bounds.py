@@ -74,4 +74,4 @@ def test_filter_heatmap_says_how_many_filters_it_shows(zoo_env, monkeypatch):
 def test_overview_says_how_many_images_it_draws(zoo_env, monkeypatch):
     monkeypatch.setattr(lab.bounds, "MAX_IMAGES_SHOWN", 2)
     app = run_app()
-    assert "Showing 2 of 3 images; the analyses use all of them." in _captions(app)
+    assert "Showing 2 of 17 images; the analyses use all of them." in _captions(app)

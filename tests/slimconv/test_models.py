@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import urllib.error
 
 import pytest
@@ -99,13 +100,23 @@ def test_zoo_weights_from_safetensors_file(tmp_path):
     )
 
 
-def test_download_failure_says_what_to_do(monkeypatch):
+@pytest.mark.parametrize("failure, words", [
+    (urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution")),
+     "cannot look up download.pytorch.org: no network"),
+    (urllib.error.URLError("no network"), "download.pytorch.org could not be reached: no network"),
+    (TimeoutError("timed out"), "download.pytorch.org did not answer in time"),
+])
+def test_download_failure_says_why_in_words_and_what_to_do(monkeypatch, failure, words):
     def offline(*args, **kwargs):
-        raise urllib.error.URLError("no network")
+        raise failure
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
-    with pytest.raises(WeightsUnavailableError, match="Offline.*weights="):
+    # torchvision's weights call their own import of torch.hub's loader: patched there, nothing is fetched
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", offline)
+    with pytest.raises(WeightsUnavailableError) as raised:
         slimconv.create_model("resnet18", weights="DEFAULT")
+    message = str(raised.value)
+    assert words in message and "weights=..." in message and "weights=None" in message
+    assert "<urlopen error" not in message and "Errno" not in message
 
 
 def test_pretrained_with_other_classes_and_grey_input(tmp_path):
