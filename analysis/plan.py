@@ -28,10 +28,10 @@ import torch
 from torch import nn
 
 import slimconv
+from slimconv._validate import choice, fraction, nn_module
 from slimconv.deploy import NothingToDeployWarning
 from slimconv.plan import check_plan, convert_by_plan, describe_conv, options_text
 
-from ._validate import choice, nn_module, unit_interval
 from .plan_evidence import LayerEvidence, measure_evidence
 from .similarity import SimilarityMetric
 
@@ -200,12 +200,12 @@ def propose_plan(
     ``tolerance``: the highest risk taken without a budget. See the module docstring for the candidates.
     """
     nn_module("model", model)
-    unit_interval("tolerance", tolerance)
+    fraction("tolerance", tolerance)
     if budget is not None:
         choice("budget", budget, BUDGETS)
         if target is None:
             raise ValueError("a budget needs a target share of the model, e.g. target=0.7")
-        unit_interval("target", target, open_low=True)
+        fraction("target", target, open_low=True)
     elif target is not None:
         raise ValueError("target needs a budget: 'macs' or 'params'")
     evidence = measure_evidence(model, images, metric=metric, threshold=threshold, energy=energy)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from slimconv._validate import choice, fraction, nn_module
 from slimconv.policies import dense_convs
 
 from ._running import eval_mode, images_for, run_model
-from ._validate import choice, nn_module, unit_interval
 from .capture import DEFAULT_MAX_VALUES_PER_IMAGE, bound_map_size
 from .filters import filter_spectrum
 from .hooks import layer_hooks
@@ -61,8 +61,8 @@ def measure_evidence(
     """The evidence of every dense convolution of ``model`` for ``images`` (``B x C x H x W``), forward order."""
     nn_module("model", model)
     choice("metric", metric, METRICS)
-    unit_interval("threshold", threshold)
-    unit_interval("energy", energy, open_low=True)
+    fraction("threshold", threshold)
+    fraction("energy", energy, open_low=True)
     convs = dict(dense_convs(model))
     if not convs:
         raise ValueError(f"{type(model).__name__} has no dense convolution left to plan for")

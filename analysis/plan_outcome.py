@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from slimconv._validate import nn_module
+
 from ._running import eval_mode, images_for, logits_of, run_model
-from ._validate import nn_module
 from .cka import cka_from_grams, layer_grams
 
 _Z95 = 1.959963984540054

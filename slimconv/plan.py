@@ -16,11 +16,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from ._validate import boolean, nn_module
 from .convert import ConvertReport, ReplacedLayer
 from .convert import _check_options as check_options  # one option check for convert and plans
 from .convert import _describe_conv as describe_conv
 from .ops import get_op
-from .ops._validate import boolean, nn_module
 from .policies import dense_convs
 from .profile import count_params
 

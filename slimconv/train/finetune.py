@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..ops._validate import nn_module
+from .._validate import nn_module
 from .config import TrainConfig
 from .datasets import random_subset
 from .distributed import DistContext, resolve_device
