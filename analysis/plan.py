@@ -205,7 +205,7 @@ def propose_plan(
         choice("budget", budget, BUDGETS)
         if target is None:
             raise ValueError("a budget needs a target share of the model, e.g. target=0.7")
-        fraction("target", target, open_low=True)
+        fraction("target", target, low_open=True)
     elif target is not None:
         raise ValueError("target needs a budget: 'macs' or 'params'")
     evidence = measure_evidence(model, images, metric=metric, threshold=threshold, energy=energy)

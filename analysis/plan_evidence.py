@@ -62,7 +62,7 @@ def measure_evidence(
     nn_module("model", model)
     choice("metric", metric, METRICS)
     fraction("threshold", threshold)
-    fraction("energy", energy, open_low=True)
+    fraction("energy", energy, low_open=True)
     convs = dict(dense_convs(model))
     if not convs:
         raise ValueError(f"{type(model).__name__} has no dense convolution left to plan for")
