@@ -96,6 +96,11 @@ ATTRIBUTION_FIGURES = (
     f"{FIGURES}::test_attribution_figures_reject_bad_results_and_options",
 )
 
+PLAN = (
+    "tests.analysis.test_plan::test_a_plan_picks_the_layer_whose_inputs_are_duplicated_channels",
+    "tests.analysis.test_plan::test_an_edited_plan_predicts_again_and_convert_refuses_a_bad_entry",
+)
+
 COVERED: dict[str, tuple[str, ...]] = {
     "channel_similarity": (
         f"{SIMILARITY}::test_channel_similarity_is_a_bounded_c_by_c_summary",
@@ -204,6 +209,19 @@ COVERED: dict[str, tuple[str, ...]] = {
     ),
     "attribution_overlay_figure": ATTRIBUTION_FIGURES,
     "attribution_comparison_figure": ATTRIBUTION_FIGURES,
+    # The slimming plan (issue 20): exercised with valid and refused inputs by its own tests.
+    "KEEP": PLAN,
+    "LayerEvidence": PLAN,
+    "LayerProposal": PLAN,
+    "Proportion": PLAN,
+    "SlimmingPlan": PLAN,
+    "accuracy": PLAN,
+    "edit_plan": PLAN,
+    "layer_cka_to_original": PLAN,
+    "measure_evidence": PLAN,
+    "predicted_classes": PLAN,
+    "propose_plan": PLAN,
+    "top1_agreement": PLAN,
 }
 
 _CONSTANT = "a constant, not a callable"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -31,3 +32,8 @@ def image_count(app: AppTest) -> int:
 
 def download_names(app: AppTest) -> list[str]:
     return [button.proto.label for button in app.get("download_button")]
+
+
+def shown(text: str) -> str:
+    """``text`` as the browser shows it: names from files are markdown-escaped (``lab.literal``)."""
+    return re.sub(r"\\(.)", r"\1", text)

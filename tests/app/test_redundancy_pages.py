@@ -22,7 +22,7 @@ def test_feature_maps_follow_the_layer(zoo_env):
     assert {"Download feature maps (PNG)", "Download channel similarity (PNG)", "Download ghost pairs (CSV)"} <= set(
         download_names(app))
     scores = app.dataframe[0].value
-    assert list(scores["image"])[0].startswith("all 3 images")
+    assert list(scores["image"])[0].startswith("all 17 images")
     app.selectbox(key="maps_layer").set_value("layers.2.0.conv1").run()
     assert_clean(app)
     assert app.dataframe[0].value["channels"].iloc[0] == 64 != scores["channels"].iloc[0]

@@ -9,7 +9,7 @@ import torchvision
 from PIL import Image
 
 from lab import PRETRAINED_DIR_VARIABLE
-from tests.app.apptest_helpers import assert_clean, run_app
+from tests.app.apptest_helpers import assert_clean, run_app, shown
 from tests.app.checkpoints import TEST_ZOO
 
 SAMPLES = Path(__file__).resolve().parents[2] / "slimconv/models/samples/fashion-mnist"
@@ -67,7 +67,7 @@ def test_uploaded_checkpoint_is_loaded_and_a_bad_one_explained(zoo_env):
     assert app.session_state["lab_model"].meta.op == "linearconv"
     app.get("file_uploader")[0].upload("notes.pt", b"these are not weights\n").run()
     assert not app.exception
-    assert any("notes.pt is a text file" in error.value for error in app.sidebar.error)
+    assert any("notes.pt is a text file" in shown(error.value) for error in app.sidebar.error)
 
 
 def test_uploaded_images_and_a_broken_one(zoo_env):
@@ -84,10 +84,10 @@ def test_uploaded_images_and_a_broken_one(zoo_env):
                                           ("broken.png", b"\x89PNG broken", "image/png"),
                                           ("clear.png", transparent.getvalue(), "image/png")]).run()
     assert not app.exception
-    assert any("broken.png is not an image" in error.value for error in app.sidebar.error)
+    assert any("broken.png is not an image" in shown(error.value) for error in app.sidebar.error)
     # The broken file is named and skipped; the good ones stay, with what loading did to them.
     assert [item.name for item in app.session_state["lab_images"]] == ["a.png", "clear.png"]
-    assert "clear.png: transparency flattened onto black" in [caption.value for caption in app.sidebar.caption]
+    assert "clear.png: transparency flattened onto black" in [shown(caption.value) for caption in app.sidebar.caption]
 
 
 def test_camera_picture_is_the_image(zoo_env):
@@ -113,7 +113,7 @@ def test_torchvision_offline_says_so_and_takes_a_weights_file(zoo_env, monkeypat
     app.button(key="torchvision_download").click().run()
     assert not app.exception
     assert any("could not be reached: no network" in error.value and "upload it below" in error.value
-               and "<urlopen" not in error.value for error in app.sidebar.error)
+               and "<urlopen" not in shown(error.value) for error in app.sidebar.error)
     buffer = io.BytesIO()
     torch.save(torchvision.models.squeezenet1_1().state_dict(), buffer)
     app.get("file_uploader")[0].upload("squeezenet1_1.pth", buffer.getvalue()).run()

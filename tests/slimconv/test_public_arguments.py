@@ -40,6 +40,9 @@ OPERATOR_BATTERY = (
 REFUSALS = f"{PRETRAINED}::test_pretrained_rejects_wrong_arguments"
 
 COVERED: dict[str, tuple[str, ...]] = {
+    "check_plan": ("tests.analysis.test_plan::test_an_edited_plan_predicts_again_and_convert_refuses_a_bad_entry",),
+    "convert_by_plan": ("tests.analysis.test_plan::test_applying_a_plan_changes_exactly_the_planned_layers",
+                        "tests.analysis.test_plan::test_an_edited_plan_predicts_again_and_convert_refuses_a_bad_entry"),
     "convert": (
         f"{CONVERT}::test_convert_replaces_what_the_policy_selects",
         f"{CONVERT}::test_convert_rejects_a_model_that_is_not_a_module",
