@@ -89,6 +89,7 @@ BUILDERS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BUILDERS)
 def test_every_builder_returns_a_titled_figure_outside_pyplot(results, name):
     builder, args, kwargs = results[name]

@@ -3,6 +3,7 @@ channels, filters and images a figure draws, each said on the page when it cuts.
 
 import io
 
+import pytest
 from PIL import Image
 
 import lab
@@ -44,6 +45,7 @@ def test_at_most_max_uploads_and_the_sidebar_says_so(zoo_env):
         f"Using the first {MAX_IMAGES} of {MAX_IMAGES + 2} images: one analysis runs on at most {MAX_IMAGES}."]
 
 
+@pytest.mark.slow
 def test_a_large_upload_is_analysed_at_the_model_input_size(zoo_env):
     app = run_app()
     app.radio(key="image_source").set_value("Upload").run()
@@ -54,6 +56,7 @@ def test_a_large_upload_is_analysed_at_the_model_input_size(zoo_env):
     assert lab.model_batch(model, images).shape == (1, *model.input_size)
 
 
+@pytest.mark.slow
 def test_feature_map_grid_says_how_many_channels_it_shows(zoo_env, monkeypatch):
     app = run_app("app_pages/feature_maps.py")  # layer 1 has 16 channels: all drawn
     assert not [c for c in _captions(app) if c.startswith("Showing")]
@@ -63,6 +66,7 @@ def test_feature_map_grid_says_how_many_channels_it_shows(zoo_env, monkeypatch):
     assert "Showing 8 of 16 channels, the first in cluster order." in _captions(app)
 
 
+@pytest.mark.slow
 def test_filter_heatmap_says_how_many_filters_it_shows(zoo_env, monkeypatch):
     monkeypatch.setattr(lab.bounds, "MAX_HEATMAP_FILTERS", 8)
     app = run_app("app_pages/filters.py")

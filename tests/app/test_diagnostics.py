@@ -1,5 +1,6 @@
 import re
 
+import pytest
 import torch
 
 import slimconv
@@ -40,6 +41,7 @@ def test_remembered_fingerprint_follows_in_place_and_replaced_weights():
     assert current_fingerprint(model) == weights_fingerprint(model)
 
 
+@pytest.mark.slow
 def test_sidebar_shows_the_checkpoint_fingerprint_and_no_hook_after_the_pages(zoo_env):
     name = next(iter(TEST_ZOO))
     expected = weights_fingerprint(slimconv.load_checkpoint(zoo_env / f"{name}.pt").model)

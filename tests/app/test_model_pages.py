@@ -1,9 +1,11 @@
+import pytest
 import torch
 
 import analysis
 from tests.app.apptest_helpers import assert_clean, download_names, run_app
 
 
+@pytest.mark.slow
 def test_attribution_overlay_importance_and_side_by_side(zoo_env):
     app = run_app("app_pages/attribution.py")
     assert "Download attributions (PNG)" not in download_names(app)
@@ -18,6 +20,7 @@ def test_attribution_overlay_importance_and_side_by_side(zoo_env):
     assert any("at least one method" in info.value for info in app.info)
 
 
+@pytest.mark.slow
 def test_compare_models_cka_and_zoo_latency(zoo_env):
     app = run_app("app_pages/compare_models.py")
     assert {"Download cka (PNG)", "Download zoo (CSV)"} <= set(download_names(app))
@@ -38,6 +41,7 @@ def test_pages_without_a_model_ask_for_one(tmp_path, monkeypatch):
     assert any("Choose a model" in info.value for info in app.info)
 
 
+@pytest.mark.slow
 def test_training_run_becomes_a_selectable_model(zoo_env):
     app = run_app("app_pages/train_demo.py")
     app.slider(key="train_subset").set_value(200)

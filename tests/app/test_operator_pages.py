@@ -1,3 +1,4 @@
+import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -14,6 +15,7 @@ def _converted(op: str, page: str, policy: str = "(as in the paper)") -> AppTest
     return app
 
 
+@pytest.mark.slow
 def test_benchmark_runs_and_reports_a_failed_candidate(zoo_env):
     app = run_app("app_pages/benchmark.py")
     assert any("run the benchmark" in info.value for info in app.info)
@@ -58,6 +60,7 @@ def test_spconv_page_on_an_spconv_model_shows_both_branches(zoo_env):
     assert {"Download spconv branches (PNG)", "Download fusion weights (CSV)"} <= set(download_names(app))
 
 
+@pytest.mark.slow
 def test_flgc_page_needs_an_flgc_layer_and_then_shows_groups(zoo_env):
     app = run_app("app_pages/flgc_groups.py")
     assert any("no FLGC layer" in warning.value for warning in app.warning)
@@ -80,6 +83,7 @@ def test_dynamic_conv_page_follows_the_image(zoo_env):
     assert list(app.dataframe[0].value.columns) == ["filter", "gamma, rank term 0"]
 
 
+@pytest.mark.slow
 def test_dynamic_conv_page_explains_a_layer_the_forward_pass_skips(zoo_env, tmp_path):
     # GoogLeNet's auxiliary classifiers run only in training: converted with policy "all", their
     # 1x1 convs are PEDConv layers the eval forward never reaches.

@@ -1,3 +1,5 @@
+import pytest
+
 from tests.app.apptest_helpers import assert_clean, download_names, image_count, run_app
 
 
@@ -31,6 +33,7 @@ def test_feature_maps_follow_the_layer(zoo_env):
     assert len(app.dataframe[1].value) == 2
 
 
+@pytest.mark.slow
 def test_filters_of_a_dense_layer_and_of_a_linearconv_layer(zoo_env):
     app = run_app("app_pages/filters.py")
     app.selectbox(key="filters_layer").set_value("conv1").run()  # 16 filters of 9 weights: rank <= 9

@@ -18,6 +18,7 @@ def _offers(app) -> list[str]:
     return [button.label for button in app.button if button.label.startswith("Open the trained model")]
 
 
+@pytest.mark.slow
 def test_dynamic_conv_page_opens_the_trained_pedconv_model(four_model_zoo):
     app = run_app("app_pages/dynamic_conv.py")
     assert any("no PEDConv layer" in warning.value for warning in app.warning)

@@ -29,6 +29,7 @@ def test_bundled_checkpoint_records_what_the_zoo_promises(name):
     not DEBIAN_FASHION_MNIST.is_dir(),
     reason="needs Debian's dataset-fashion-mnist package (apt-get install dataset-fashion-mnist; CI installs it)",
 )
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_checkpoint_matches_its_recorded_accuracy_on_a_fixed_subset(name):
     handle = slimconv.load_pretrained(name)

@@ -107,6 +107,7 @@ def test_every_flgc_deploy_execution_captures(kernel_size, form):
         torch.testing.assert_close(run_onnx(module, x), expected, **TOLERANCE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("geometry", GEOMETRIES)
 @pytest.mark.parametrize("op", OPS)
 def test_every_deploy_form_runs_in_onnxruntime_with_the_eager_output(op, geometry):
@@ -123,6 +124,7 @@ def _converted_resnet18(op: str) -> nn.Module:
     return perturb(slimconv.convert(resnet18(num_classes=10), op), scale=0.01).eval()
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:The nodes obtained by tracing the model in train mode")  # PEDConv's noise
 @pytest.mark.parametrize("op", OPS)
 def test_create_feature_extractor_works_on_resnet18_converted_to_every_operator(op):

@@ -81,6 +81,7 @@ def test_torchvision_weights_from_a_local_file(tmp_path):
         torch.testing.assert_close(model(x), source.eval()(x))
 
 
+@pytest.mark.slow
 def test_weights_file_of_another_architecture_names_the_keys(tmp_path):
     path = tmp_path / "vgg.pth"
     torch.save(torchvision.models.vgg11().state_dict(), path)

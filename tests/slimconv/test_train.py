@@ -110,6 +110,7 @@ def test_resume_refuses_other_settings_and_fresh_run_refuses_to_overwrite(refere
         train(tiny_config(reference.out, data_dir, resume=True, lr=0.2))
 
 
+@pytest.mark.slow
 def test_sigkill_during_training_then_resume_matches_the_uninterrupted_run(reference, data_dir: Path,
                                                                            tmp_path: Path) -> None:
     config = tiny_config(tmp_path / "run", data_dir)
@@ -185,6 +186,7 @@ def _state_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_train_and_agree(data_dir: Path, tmp_path: Path, free_port: int) -> None:
     config = tiny_config(tmp_path / "run", data_dir, epochs=1, batch_size=8)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

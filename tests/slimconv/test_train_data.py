@@ -93,6 +93,7 @@ def _image_folder(root: Path, classes: tuple[str, ...], per_class: int) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_image_folder_trains_and_records_its_classes(tmp_path: Path) -> None:
     root = _image_folder(tmp_path / "folder", ("cat", "dog"), per_class=4)
     data = load_data("imagefolder", root, image_size=16, in_chans=1)

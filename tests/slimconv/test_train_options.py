@@ -100,6 +100,7 @@ def test_pedconv_infomax_and_flgc_balance_are_added() -> None:
     assert flgc_losses.describe() == ["0.5 x FLGC balance"] and flgc_losses(flgc, 3).item() > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("op", ["linearconv:variant=lowrank,rank=2", "pedconv:infomax=True", "spconv:alpha=0.5"])
 def test_operator_models_train_and_load_back(op: str, data_dir: Path, tmp_path: Path) -> None:
     arguments = cli_arguments(tiny_config(tmp_path / "run", data_dir, epochs=1))
@@ -110,6 +111,7 @@ def test_operator_models_train_and_load_back(op: str, data_dir: Path, tmp_path: 
     assert torch.isfinite(loaded.model(torch.randn(1, 1, 16, 16))).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("op", ["pedconv", "spconv:alpha=0.5"])
 def test_cpu_amp_trains_in_bfloat16(op: str, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: set[torch.dtype] = set()
@@ -129,6 +131,7 @@ def test_cpu_amp_trains_in_bfloat16(op: str, data_dir: Path, tmp_path: Path, mon
     assert torch.isfinite(loaded.model(torch.randn(1, 1, 16, 16))).all()
 
 
+@pytest.mark.slow
 def test_flgc_with_balance_trains(data_dir: Path, tmp_path: Path) -> None:
     result = train(tiny_config(tmp_path / "run", data_dir, epochs=1, op="flgc", policy="3x3", options={"groups": 4},
                                flgc_balance=0.1, safetensors=True))

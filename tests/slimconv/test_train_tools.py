@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
 import torch
 import torchvision
 from PIL import Image
@@ -28,6 +29,7 @@ def _checkpoint(folder: Path, name: str, op: str | None, accuracy: float, **opti
     return save_checkpoint(folder / f"{name}.pt", model, meta)
 
 
+@pytest.mark.slow
 def test_zoo_table_comes_from_the_checkpoints_metadata(tmp_path: Path) -> None:
     folder = tmp_path / "pretrained"
     dense = _checkpoint(folder, "resnet20_fmnist", None, 0.9234)
