@@ -6,6 +6,7 @@ import lab
 import slimconv
 from lab.benchmark import (
     ARCHITECTURES,
+    CHART_MAX_RATIO,
     loaded_model_comparison,
     operator_specs,
     ratio_chart,
@@ -33,7 +34,7 @@ st.markdown(
 
 scope = st.radio("Compare", ["One layer", "Whole model"], horizontal=True, key="bench_scope")
 with st.form("bench_form"):
-    shape = st.columns(6)
+    shape = st.columns(6 if scope == "One layer" else [3, 2, 1, 1, 1, 1])
     if scope == "One layer":
         in_channels = shape[0].number_input("Input channels", 1, 2048, 64, key="bench_in")
         out_channels = shape[1].number_input("Output channels", 1, 2048, 64, key="bench_out")
@@ -42,7 +43,7 @@ with st.form("bench_form"):
         size = shape[4].number_input("Height = width", 4, 512, 32, key="bench_size")
     else:
         loaded = st.session_state.get(MODEL_KEY)
-        sources = ([SIDEBAR_MODEL] if loaded is not None else []) + list(ARCHITECTURES)
+        sources = ([f"{SIDEBAR_MODEL} ({loaded.label})"] if loaded is not None else []) + list(ARCHITECTURES)
         source = shape[0].selectbox("Model", sources, key="bench_model",
                                     help="Torchvision architectures are built with random weights: their speed "
                                          "does not depend on training.")
@@ -77,7 +78,7 @@ if submitted:
         else:
             ops = operator_specs(specs)
             policy = None if placement == PAPER_PLACEMENT else placement
-            if source == SIDEBAR_MODEL:
+            if source.startswith(SIDEBAR_MODEL):
                 comparison = loaded_model_comparison(loaded, ops, policy=policy, batch_size=int(batch_size),
                                                      forms=forms)
             else:
@@ -96,10 +97,12 @@ st.subheader(lab.literal(f"{name} on {where}"))
 for failed in table[table["error"].notna()].itertuples():
     st.warning(lab.literal(f"{failed.label} could not be measured: {failed.error}"))
 noisy = table[table["noisy"] & table["error"].isna()]
-for row in noisy.itertuples():
-    st.warning(lab.literal(f"{row.label}: NOISY, do not trust this ratio. {row.verdict}"))
+if len(noisy):
+    names = ", ".join(noisy["label"])
+    st.warning(lab.literal(f"NOISY: do not trust the ratios of {names}. {noisy['verdict'].iloc[0]}"))
 if len(table[table["error"].isna()]) > 1:
     st.altair_chart(ratio_chart(table), use_container_width=True)
-    st.caption("Black rules: the ratio's 95% interval. Dashed line: as fast as the baseline. Hover a bar for its "
+    st.caption(f"Black rules: the ratio's 95% interval (cut at {CHART_MAX_RATIO:g}x). Dashed line: as fast as the "
+               "baseline. Hover a bar for its "
                "MAC ratio (the ideal) and verdict; the chart's menu saves it as PNG or SVG.")
 lab.show_table(table, "benchmark")

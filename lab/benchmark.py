@@ -29,6 +29,8 @@ FORM_WORDS = {
 }
 #: Torchvision architectures offered for a whole-model comparison (random weights: speed does not need trained ones).
 ARCHITECTURES = ("resnet50", "resnet18", "mobilenet_v2", "vgg11")
+#: Where the ratio chart's axis ends at most (a noisy interval beyond it is cut there).
+CHART_MAX_RATIO = 3.0
 
 
 def operator_specs(text: str, in_channels: int = 64, out_channels: int = 64, kernel_size: int = 3
@@ -83,15 +85,21 @@ def ratio_chart(table: pd.DataFrame) -> alt.LayerChart:
     measured = table[table["error"].isna() & (table.index > 0)].copy()
     measured["candidate"] = measured["label"] + measured["noisy"].map({True: "  (NOISY)", False: ""})
     order = measured.sort_values("ratio")["candidate"].tolist()
-    y = alt.Y("candidate:N", sort=order, title=None, axis=alt.Axis(labelLimit=0, labelFontSize=13))
+    y = alt.Y("candidate:N", sort=order, title=None, axis=alt.Axis(labelLimit=0, labelFontSize=13, labelOverlap=False))
+    # A very noisy interval would squash every bar: the axis ends at 3x at most, longer rules are cut there.
+    right = max(1.5, min(CHART_MAX_RATIO, 1.15 * float(measured["ratio_high"].max())))
+    x_scale = alt.Scale(domain=[0, right], clamp=True)
     base = alt.Chart(measured)
     bars = base.mark_bar().encode(
-        x=alt.X("ratio:Q", title=f"time over {table['label'].iloc[0]}'s (paired per round; < 1 is faster)"),
+        x=alt.X("ratio:Q", scale=x_scale,
+                title=f"time over {table['label'].iloc[0]}'s (paired per round; < 1 is faster)"),
         y=y,
         color=alt.Color("what:N", title="form", legend=alt.Legend(orient="bottom", labelLimit=0)),
         tooltip=["label", "what", alt.Tooltip("ratio:Q", format=".3f"), alt.Tooltip("ratio_low:Q", format=".3f"),
                  alt.Tooltip("ratio_high:Q", format=".3f"), alt.Tooltip("mac_ratio:Q", format=".3f"), "verdict"],
     )
-    interval = base.mark_rule(color="black", strokeWidth=2).encode(x="ratio_low:Q", x2="ratio_high:Q", y=y)
-    one = alt.Chart(pd.DataFrame({"ratio": [1.0]})).mark_rule(strokeDash=[4, 4], color="grey").encode(x="ratio:Q")
-    return (bars + interval + one).properties(height=36 * len(measured) + 40)
+    interval = base.mark_rule(color="black", strokeWidth=2).encode(
+        x=alt.X("ratio_low:Q", scale=x_scale), x2="ratio_high:Q", y=y)
+    one = alt.Chart(pd.DataFrame({"ratio": [1.0]})).mark_rule(strokeDash=[4, 4], color="grey").encode(
+        x=alt.X("ratio:Q", scale=x_scale))
+    return (bars + interval + one).properties(height=alt.Step(30))
