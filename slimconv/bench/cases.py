@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..convert import convert
@@ -15,6 +16,9 @@ from ..ops import create_conv
 from .free_layer import FreeLayer
 
 FORMS = ("train", "deploy")
+#: Every candidate is built from this seed: random initial state (FLGC's groups, and with them its deployed
+#: cost) is the same in every run and in both forms of one operator, so runs compare like with like.
+BUILD_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,12 @@ class Candidate:
     build: Callable[[], nn.Module]
     form: str
     details: dict[str, Any] = field(default_factory=dict)
+
+    def build_seeded(self) -> nn.Module:
+        """``build()`` from ``BUILD_SEED``, leaving the caller's random state as it was."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(BUILD_SEED)
+            return self.build()
 
 
 @dataclass(frozen=True)

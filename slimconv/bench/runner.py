@@ -143,7 +143,7 @@ def measure_comparison(comparison: Comparison, setup: BenchSetup, progress: Prog
             row = BenchRow(comparison.name, candidate.label, candidate.form, 0, 0, 0, details=dict(candidate.details))
             rows.append(row)
             try:
-                module = candidate.build()
+                module = candidate.build_seeded()
                 row.params, row.training_only_params = count_params(module), count_training_only_params(module)
                 row.macs = count_macs(module, comparison.input_shape)
                 runner = _Runner(module, comparison.input_shape, setup)

@@ -236,3 +236,14 @@ def test_summary_is_generated_from_the_records(tmp_path):
     assert "ghost deploy" in text and "threads" in text and "float32" in text and "x baseline [95%]" in text
     assert "Verdicts:" in text and "- 8->8 k3 s1 4x4 b1: " in text
     assert summary_main([str(tmp_path / "missing")]) == 2
+
+
+def test_candidates_are_built_from_one_seed_so_runs_compare_like_with_like():
+    comparison = layer_comparison([("flgc", {"groups": 8})], in_channels=32, out_channels=32, kernel_size=1, size=4)
+    trained = comparison.candidates[1]
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    first, second = trained.build_seeded(), trained.build_seeded()
+    assert torch.equal(torch.rand(1), before)  # the caller's random state is left alone
+    assert torch.equal(first.group_mask(), second.group_mask())
