@@ -17,19 +17,22 @@ A :class:`LayerChoice` keeps every candidate's score, so a page can say why it o
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from slimconv._validate import choice, fraction, nn_module, positive_int
+from slimconv._validate import choice, fraction, instance_of, nn_module, positive_int
 
 from ._running import eval_mode, images_for, run_model
 from .capture import bound_map_size
 from .filters import filter_correlation
 from .flgc_inspection import inspect_flgc
 from .hooks import conv_layer_names, layer_hooks
+from .numeric_warnings import AnalysisWarning
+from .report import RedundancyReport
 from .scores import similar_pair_share
 from .similarity import METRICS, channel_similarity
 
@@ -94,7 +97,9 @@ def most_alike_layer(
     def score(name: str, maps: torch.Tensor) -> None:
         if maps.dim() == 4 and name not in shares:
             bounded = bound_map_size(maps.detach(), max_values_per_image).cpu()
-            shares[name] = similar_pair_share(channel_similarity(bounded, metric).matrix, threshold)
+            with warnings.catch_warnings():  # a dead channel scores as alike to nothing, which is what ranking needs
+                warnings.simplefilter("ignore", AnalysisWarning)
+                shares[name] = similar_pair_share(channel_similarity(bounded, metric).matrix, threshold)
 
     with eval_mode(model), layer_hooks(model, names, score, of=of), torch.no_grad():
         run_model(model, images_for(model, images))
@@ -130,3 +135,11 @@ def most_uneven_flgc_layer(model: nn.Module, layer_names: Sequence[str]) -> Laye
             spread += float(sizes.std(unbiased=False) / sizes.mean()) if sizes.mean() > 0 else 0.0
         scores[name] = spread + len(groups.dead_filters) / max(int(groups.filters_per_group.sum()), 1)
     return _best(scores, "unevenness of its groups (spread of the group sizes plus the share of dead filters)")
+
+
+def most_alike_in_report(report: RedundancyReport) -> LayerChoice:
+    """The layer of a :class:`analysis.RedundancyReport` with the largest share of alike channel pairs
+    (the same measure as :func:`most_alike_layer`, read from scores already computed)."""
+    instance_of("report", report, RedundancyReport)
+    shares = dict(zip(report.layer_names, report.column("similar_pair_share").tolist(), strict=True))
+    return _best(shares, f"share of alike channel pairs in its output (|{report.metric}| >= {report.threshold:g})")

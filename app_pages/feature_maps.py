@@ -8,6 +8,10 @@ from analysis.figures import feature_map_grid_figure, ghost_pairs_figure, simila
 from lab.bounds import MAX_GRID_CHANNELS, shown_of
 from lab.tables import ghost_pairs_table, redundancy_scores_table
 
+DEFAULT_METRIC = "pearson"
+DEFAULT_THRESHOLD = 0.8  # where the zoo's stems show a visible share of alike pairs (0.9 shows almost none)
+MIN_IMAGES_ACROSS = 4
+
 st.title("Feature maps")
 st.markdown(
     "**What you are looking at:** every output channel of one convolution for one image, drawn as one grid in "
@@ -21,11 +25,17 @@ model = lab.current_model()
 images = lab.current_images()
 
 layers = analysis.conv_layer_names(model.model)
+with lab.user_errors("find the layer with the most alike channels"):
+    most_alike = lab.alike_layer(model, images, DEFAULT_METRIC, DEFAULT_THRESHOLD)
 layer_column, metric_column, threshold_column = st.columns(3)
-layer = layer_column.selectbox("Layer", layers, index=min(1, len(layers) - 1), key="maps_layer")
+layer = lab.layer_picker("Layer", layers, most_alike, key="maps_layer", where=layer_column)
 metric = metric_column.selectbox("Similarity metric", analysis.METRICS, key="maps_metric")
-threshold = threshold_column.slider("Cluster channels alike at |similarity| >=", 0.5, 0.99, 0.9, 0.01,
+threshold = threshold_column.slider("Cluster channels alike at |similarity| >=", 0.5, 0.99, DEFAULT_THRESHOLD, 0.01,
                                     key="maps_threshold")
+if len(images) < MIN_IMAGES_ACROSS:
+    st.info(f"Only {len(images)} image(s): each image's similarity uses its maps' spatial positions as samples, "
+            f"and the mean over so few images follows their content; choose at least {MIN_IMAGES_ACROSS} images "
+            "for a reading of the layer rather than of these images.")
 image_names = [item.name for item in images]
 shown = st.selectbox("Image shown in the grid", range(len(images)), format_func=image_names.__getitem__,
                      key="maps_image")
