@@ -43,3 +43,31 @@ def test_choosers_on_a_resnet_and_its_flgc_conversion():
 def test_no_plain_filters_is_a_clear_error():
     with pytest.raises(ValueError, match="no layer qualifies"):
         analysis.most_correlated_filters_layer(nn.Sequential(nn.Conv2d(1, 1, 3)))
+
+
+def test_most_alike_in_report_matches_the_forward_pass_chooser():
+    torch.manual_seed(0)
+    model, images = _TwoLayers(), torch.randn(4, 1, 12, 12)
+    report = analysis.redundancy_report(model, images, threshold=0.8)
+    from_report = analysis.most_alike_in_report(report)
+    assert from_report.layer == analysis.most_alike_layer(model, images, threshold=0.8).layer == "copies"
+    assert set(from_report.scores) == {"copies", "mixed"}
+
+
+def test_the_profile_marks_a_layer_of_the_report_only():
+    from analysis.figures import redundancy_profile_figure
+
+    torch.manual_seed(0)
+    report = analysis.redundancy_report(_TwoLayers(), torch.randn(2, 1, 12, 12))
+    figure = redundancy_profile_figure(report, highlight="copies")
+    assert "most alike: copies" in [text.get_text() for text in figure.axes[0].texts]
+    with pytest.raises(ValueError, match="highlight must be one of"):
+        redundancy_profile_figure(report, highlight="nowhere")
+
+
+def test_placement_note_says_where_flgc_goes_without_projections():
+    model = slimconv.create_model("resnet20", in_chans=1)
+    assert "'except-stem'" in slimconv.placement_note("flgc", model)
+    assert slimconv.placement_note("spconv", model) == ""
+    _, report = slimconv.convert(model, "flgc", return_report=True)
+    assert report.note == slimconv.placement_note("flgc", model)
