@@ -52,10 +52,11 @@ if captured.was_subsampled(layer):
 grid_column, heatmap_column = st.columns([2, 3])
 with grid_column:
     lab.show_figure("feature maps", feature_map_grid_figure, maps[shown], channels=clusters.order,
-                    max_maps=MAX_GRID_CHANNELS, layer_name=layer,
+                    max_maps=MAX_GRID_CHANNELS, layer_name=layer, column_share=0.4,
                     caption=shown_of(MAX_GRID_CHANNELS, maps.shape[1], "channels, the first in cluster order"))
 with heatmap_column:
-    lab.show_figure("channel similarity", similarity_heatmap_figure, similarity, clusters, layer_name=layer)
+    lab.show_figure("channel similarity", similarity_heatmap_figure, similarity, clusters, layer_name=layer,
+                    column_share=0.6)
     if note := similarity.constant_note():
         st.warning(lab.literal(note))
 
@@ -70,6 +71,6 @@ with lab.user_errors(f"find ghost pairs in {layer}"):
                                  example_image=shown)
 figure_column, table_column = st.columns([3, 2])
 with figure_column:
-    lab.show_figure("ghost pairs", ghost_pairs_figure, pairs, max_pairs=num_pairs)
+    lab.show_figure("ghost pairs", ghost_pairs_figure, pairs, max_pairs=num_pairs, column_share=0.6)
 with table_column:
     lab.show_table(ghost_pairs_table(pairs), "ghost pairs")

@@ -68,13 +68,13 @@ saved.metric("Parameters saved by LinearConv", f"{rebuild.params_saved:,}")
 correlation_column, spectrum_column = st.columns(2)
 with correlation_column:
     lab.show_figure("filter correlation", filter_correlation_figure, correlation,
-                    order=rebuild.primary_order[:MAX_HEATMAP_FILTERS], layer_name=layer,
+                    order=rebuild.primary_order[:MAX_HEATMAP_FILTERS], layer_name=layer, column_share=0.5,
                     caption=shown_of(MAX_HEATMAP_FILTERS, int(weight.shape[0]), "filters, the first primaries"))
 with spectrum_column:
-    lab.show_figure("singular spectrum", spectrum_figure, spectrum, layer_name=layer)
+    lab.show_figure("singular spectrum", spectrum_figure, spectrum, layer_name=layer, column_share=0.5)
 primaries_column, table_column = st.columns([3, 2])
 with primaries_column:
-    lab.show_figure("linearconv potential", primaries_figure, rebuild, layer_name=layer)
+    lab.show_figure("linearconv potential", primaries_figure, rebuild, layer_name=layer, column_share=0.6)
 with table_column:
     lab.show_table(pd.DataFrame({
         "singular value": spectrum.singular_values.tolist(),
