@@ -13,7 +13,7 @@ from .cached_results import (
     predictions,
     profile_table,
 )
-from .controls import asked_for, layer_picker
+from .controls import asked_for, keep_widget_state, layer_picker
 from .errors import user_errors
 from .images import ImageItem
 from .models import PRETRAINED_DIR_VARIABLE, LoadedModel
@@ -32,6 +32,7 @@ __all__ = [
     "correlated_filters_layer",
     "current_images",
     "current_model",
+    "keep_widget_state",
     "layer_input",
     "layer_picker",
     "literal",

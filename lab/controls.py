@@ -26,3 +26,13 @@ def layer_picker(label: str, layers: list[str], choice: LayerChoice | None, *, k
     if choice is not None and choice.layer in layers:
         st.caption(choice.reason)
     return layer
+
+
+def keep_widget_state(keys: tuple[str, ...]) -> None:
+    """Keep the values of the widgets ``keys`` while their page is not shown: Streamlit drops a widget's
+    state at the end of a run that did not draw it, so a page switch would reset the choice (and show a
+    result under another label). Re-assigning a value turns it into plain session state that persists.
+    Only for widgets whose options do not depend on the model (a kept value must stay a valid option)."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]

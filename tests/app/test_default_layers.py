@@ -5,7 +5,7 @@ import statistics
 import pytest
 
 import slimconv
-from tests.app.apptest_helpers import assert_clean, run_app
+from tests.app.apptest_helpers import assert_clean, download_names, run_app
 
 
 def _reason(app) -> str:
@@ -75,3 +75,26 @@ def test_overview_points_at_the_most_redundant_layer(zoo_env):
     best = table.loc[table["similar_pair_share"].idxmax(), "layer"]
     assert f"**{best}**" in _reason(app)
     assert table["similar_pair_share"].max() > table["similar_pair_share"].median()
+
+
+@pytest.mark.slow
+def test_attribution_keeps_its_methods_and_results_across_a_page_switch(zoo_env):
+    app = run_app("app_pages/attribution.py")
+    app.multiselect(key="attr_methods").set_value(["saliency"]).run()
+    app.button(key="button_attributions").click().run()
+    assert_clean(app)
+    assert "Download attributions (PNG)" in download_names(app)
+    app.switch_page("app_pages/overview.py").run()
+    app.switch_page("app_pages/attribution.py").run()
+    assert_clean(app)
+    assert app.multiselect(key="attr_methods").value == ["saliency"]
+    assert "Download attributions (PNG)" in download_names(app)  # shown again without a click
+
+
+@pytest.mark.slow
+def test_occlusion_says_how_long_it_will_take_before_it_runs(zoo_env):
+    app = run_app("app_pages/attribution.py")
+    app.multiselect(key="attr_methods").set_value(["occlusion"]).run()
+    assert_clean(app)
+    assert any(caption.value.startswith("Occlusion runs the model once per window") for caption in app.caption)
+    assert "Download attributions (PNG)" not in download_names(app)  # nothing heavy before the click
