@@ -6,7 +6,7 @@ old automatic multipage mode, which runs a page without this entry script and so
 
 import streamlit as st
 
-from lab import render_sidebar
+from lab import keep_widget_state, render_sidebar
 
 st.set_page_config(page_title="slimconv lab", page_icon=":material/filter_alt:", layout="wide")
 
@@ -29,6 +29,10 @@ PAGES = {
     ],
 }
 
+#: Choices kept across page switches (their options are the same for every model).
+KEPT_WIDGETS = ("attr_methods", "maps_metric", "spconv_metric", "overview_metric")
+
 navigation = st.navigation(PAGES)
+keep_widget_state(KEPT_WIDGETS)
 render_sidebar()
 navigation.run()

@@ -45,6 +45,13 @@ from .ghost_pairs import CheapRebuild, GhostPairs, fit_affine, fit_depthwise, gh
 from .hooks import attached_hook_count, conv_layer_names, hook_guard, layer_hooks, resolve_layers
 from .images import ImageLoadError, load_image
 from .importance_redundancy import ImportanceRedundancy, channel_redundancy, importance_versus_redundancy
+from .layer_choice import (
+    LayerChoice,
+    most_alike_in_report,
+    most_alike_layer,
+    most_correlated_filters_layer,
+    most_uneven_flgc_layer,
+)
 from .linearconv_inspection import LinearConvInspection, inspect_linearconv
 from .numeric_warnings import AnalysisWarning
 from .pedconv_inspection import (
@@ -112,6 +119,7 @@ __all__ = [
     "ImageLoadError",
     "ImportanceRedundancy",
     "IntegratedGradients",
+    "LayerChoice",
     "LayerRedundancyScores",
     "LinearConvInspection",
     "Occlusion",
@@ -160,6 +168,10 @@ __all__ = [
     "linearconv_params",
     "load_image",
     "map_eigenvalues",
+    "most_alike_in_report",
+    "most_alike_layer",
+    "most_correlated_filters_layer",
+    "most_uneven_flgc_layer",
     "model_cka_map",
     "normalised_channels",
     "participation_ratio",

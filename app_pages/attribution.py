@@ -6,7 +6,7 @@ import streamlit as st
 import analysis
 import lab
 from analysis.figures import attribution_comparison_figure, attribution_overlay_figure, importance_redundancy_figure
-from lab.attribution import METHODS, attributions, channel_importance, display_batch
+from lab.attribution import METHODS, attributions, channel_importance, display_batch, occlusion_estimate_s
 from lab.models import bundled_names, load_bundled
 
 st.title("Attribution")
@@ -31,6 +31,11 @@ layer = layer_column.selectbox("Layer (Grad-CAM, channel importance)", layers, i
 if not methods:
     st.info("Choose at least one method.")
     st.stop()
+if "occlusion" in methods:
+    with lab.user_errors("estimate the time of occlusion"):
+        estimate = occlusion_estimate_s(model, images)
+    st.caption(f"Occlusion runs the model once per window position for each of the {len(images)} images: about "
+               f"{estimate:.0f} s here (estimated from one timed forward pass).")
 if lab.asked_for("attributions", "Compute attributions", help="Runs captum on every chosen image"):
     with lab.user_errors("compute the attributions"):
         results = [attributions(model, images, method, layer) for method in methods]

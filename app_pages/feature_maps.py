@@ -8,6 +8,10 @@ from analysis.figures import feature_map_grid_figure, ghost_pairs_figure, simila
 from lab.bounds import MAX_GRID_CHANNELS, shown_of
 from lab.tables import ghost_pairs_table, redundancy_scores_table
 
+DEFAULT_METRIC = "pearson"
+DEFAULT_THRESHOLD = 0.8  # where the zoo's stems show a visible share of alike pairs (0.9 shows almost none)
+MIN_IMAGES_ACROSS = 4
+
 st.title("Feature maps")
 st.markdown(
     "**What you are looking at:** every output channel of one convolution for one image, drawn as one grid in "
@@ -21,11 +25,17 @@ model = lab.current_model()
 images = lab.current_images()
 
 layers = analysis.conv_layer_names(model.model)
+with lab.user_errors("find the layer with the most alike channels"):
+    most_alike = lab.alike_layer(model, images, DEFAULT_METRIC, DEFAULT_THRESHOLD)
 layer_column, metric_column, threshold_column = st.columns(3)
-layer = layer_column.selectbox("Layer", layers, index=min(1, len(layers) - 1), key="maps_layer")
+layer = lab.layer_picker("Layer", layers, most_alike, key="maps_layer", where=layer_column)
 metric = metric_column.selectbox("Similarity metric", analysis.METRICS, key="maps_metric")
-threshold = threshold_column.slider("Cluster channels alike at |similarity| >=", 0.5, 0.99, 0.9, 0.01,
+threshold = threshold_column.slider("Cluster channels alike at |similarity| >=", 0.5, 0.99, DEFAULT_THRESHOLD, 0.01,
                                     key="maps_threshold")
+if len(images) < MIN_IMAGES_ACROSS:
+    st.info(f"Only {len(images)} image(s): each image's similarity uses its maps' spatial positions as samples, "
+            f"and the mean over so few images follows their content; choose at least {MIN_IMAGES_ACROSS} images "
+            "for a reading of the layer rather than of these images.")
 image_names = [item.name for item in images]
 shown = st.selectbox("Image shown in the grid", range(len(images)), format_func=image_names.__getitem__,
                      key="maps_image")
@@ -42,10 +52,11 @@ if captured.was_subsampled(layer):
 grid_column, heatmap_column = st.columns([2, 3])
 with grid_column:
     lab.show_figure("feature maps", feature_map_grid_figure, maps[shown], channels=clusters.order,
-                    max_maps=MAX_GRID_CHANNELS, layer_name=layer,
+                    max_maps=MAX_GRID_CHANNELS, layer_name=layer, column_share=0.4,
                     caption=shown_of(MAX_GRID_CHANNELS, maps.shape[1], "channels, the first in cluster order"))
 with heatmap_column:
-    lab.show_figure("channel similarity", similarity_heatmap_figure, similarity, clusters, layer_name=layer)
+    lab.show_figure("channel similarity", similarity_heatmap_figure, similarity, clusters, layer_name=layer,
+                    column_share=0.6)
     if note := similarity.constant_note():
         st.warning(lab.literal(note))
 
@@ -60,6 +71,6 @@ with lab.user_errors(f"find ghost pairs in {layer}"):
                                  example_image=shown)
 figure_column, table_column = st.columns([3, 2])
 with figure_column:
-    lab.show_figure("ghost pairs", ghost_pairs_figure, pairs, max_pairs=num_pairs)
+    lab.show_figure("ghost pairs", ghost_pairs_figure, pairs, max_pairs=num_pairs, column_share=0.6)
 with table_column:
     lab.show_table(ghost_pairs_table(pairs), "ghost pairs")

@@ -22,7 +22,14 @@ st.markdown(
 model = lab.current_model()
 modules = dict(model.model.named_modules())
 layers = analysis.conv_layer_names(model.model)
-layer = st.selectbox("Layer", layers, index=min(1, len(layers) - 1), key="filters_layer")
+linearconv_layers = [name for name in layers if isinstance(modules[name], LinearConv2d)]
+most_correlated = lab.correlated_filters_layer(model)
+if linearconv_layers:  # what the LinearConv layers hold (primaries, coefficients) is the lesson here
+    layer = st.selectbox("Layer", layers, index=layers.index(linearconv_layers[0]), key="filters_layer")
+    st.caption(f"Opened on **{linearconv_layers[0]}**, the first of the {len(linearconv_layers)} LinearConv layers: "
+               "its primaries and the coefficients that build the other filters from them.")
+else:
+    layer = lab.layer_picker("Layer", layers, most_correlated, key="filters_layer")
 module = modules[layer]
 
 if isinstance(module, LinearConv2d):
@@ -38,8 +45,12 @@ if isinstance(module, LinearConv2d):
 
 weight = getattr(module, "weight", None)
 if weight is None or weight.dim() != 4:
-    st.error(f"{layer} is a {type(module).__name__}, whose filters are not one plain weight tensor; this view "
-             "applies to dense convolutions and LinearConv layers. Choose another layer or model.")
+    plain = [] if most_correlated is None else list(most_correlated.scores)
+    st.info(f"{layer} is a {type(module).__name__}, whose filters are not one plain weight tensor (the operator "
+            "builds them from several parts), so their correlation and spectrum are not defined here; this view "
+            "applies to dense convolutions and LinearConv layers. "
+            + (f"Layers of this model it applies to: {', '.join(plain)}." if plain else
+               "No layer of this model has plain filters: choose a dense or LinearConv model to see this view."))
     st.stop()
 
 r2_target = st.slider("Rebuild every filter to R² >=", 0.5, 0.999, 0.95, 0.005, key="filters_r2")
@@ -57,13 +68,13 @@ saved.metric("Parameters saved by LinearConv", f"{rebuild.params_saved:,}")
 correlation_column, spectrum_column = st.columns(2)
 with correlation_column:
     lab.show_figure("filter correlation", filter_correlation_figure, correlation,
-                    order=rebuild.primary_order[:MAX_HEATMAP_FILTERS], layer_name=layer,
+                    order=rebuild.primary_order[:MAX_HEATMAP_FILTERS], layer_name=layer, column_share=0.5,
                     caption=shown_of(MAX_HEATMAP_FILTERS, int(weight.shape[0]), "filters, the first primaries"))
 with spectrum_column:
-    lab.show_figure("singular spectrum", spectrum_figure, spectrum, layer_name=layer)
+    lab.show_figure("singular spectrum", spectrum_figure, spectrum, layer_name=layer, column_share=0.5)
 primaries_column, table_column = st.columns([3, 2])
 with primaries_column:
-    lab.show_figure("linearconv potential", primaries_figure, rebuild, layer_name=layer)
+    lab.show_figure("linearconv potential", primaries_figure, rebuild, layer_name=layer, column_share=0.6)
 with table_column:
     lab.show_table(pd.DataFrame({
         "singular value": spectrum.singular_values.tolist(),

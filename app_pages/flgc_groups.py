@@ -5,6 +5,7 @@ import streamlit as st
 
 import analysis
 import lab
+import slimconv
 from analysis.figures import flgc_groups_figure
 from lab.benchmark import rows_table, run_with_progress
 from lab.trained_offer import offer_trained
@@ -25,14 +26,19 @@ modules = dict(model.model.named_modules())
 flgc_layers = [name for name in analysis.conv_layer_names(model.model) if isinstance(modules[name], FLGConv2d)]
 if not flgc_layers:
     st.warning(f"{lab.literal(model.label)} has no FLGC layer. Load an FLGC checkpoint, or choose **flgc** "
-               "under *Convert to operator* in the sidebar (a converted layer starts from an untrained grouping).")
+               "under *Convert to operator* in the sidebar with *Layers to convert* left at *(as in the paper)* "
+               "(a converted layer starts from an untrained grouping).")
     offer_trained("flgc")
     st.stop()
 
-# Open on a layer with at least one input channel per group: a stem with fewer (1 channel, 4 groups) can
-# only give filters of the other groups nothing to see, so it shows dead filters and little else.
-first = next((i for i, name in enumerate(flgc_layers) if modules[name].in_channels >= modules[name].groups), 0)
-layer = st.selectbox("FLGC layer", flgc_layers, index=first, key="flgc_layer")
+if note := slimconv.placement_note("flgc", model.model):
+    st.caption(f"Placement: {note} (the zoo's FLGC model is trained so), hence these {len(flgc_layers)} FLGC layers.")
+# Candidates have at least one input channel per group: a stem with fewer (1 channel, 4 groups) can only
+# give filters of the other groups nothing to see, so it shows dead filters and little else.
+candidates = [name for name in flgc_layers if modules[name].in_channels >= modules[name].groups] or flgc_layers
+with lab.user_errors("find the most uneven FLGC layer"):
+    most_uneven = analysis.most_uneven_flgc_layer(model.model, candidates)
+layer = lab.layer_picker("FLGC layer", flgc_layers, most_uneven, key="flgc_layer")
 with lab.user_errors(f"inspect FLGC layer {layer}"):
     inspection = analysis.inspect_flgc(modules[layer])
 groups = inspection.groups

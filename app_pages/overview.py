@@ -43,10 +43,14 @@ with right:
 st.subheader("Redundancy profile of the whole network")
 metric_column, threshold_column = st.columns(2)
 metric = metric_column.selectbox("Similarity metric", analysis.METRICS, key="overview_metric")
-threshold = threshold_column.slider("Alike when |similarity| is at least", 0.5, 0.99, 0.9, 0.01,
+threshold = threshold_column.slider("Alike when |similarity| is at least", 0.5, 0.99, 0.8, 0.01,
                                     key="overview_threshold")
 if lab.asked_for("overview_profile", "Measure every layer", help="One forward pass with hooks on every convolution"):
     with lab.user_errors("measure the redundancy"):
         report = lab.network_report(model, images, metric, threshold)
-    lab.show_figure("redundancy profile", redundancy_profile_figure, report, model_name=model.label)
+    most_redundant = analysis.most_alike_in_report(report)
+    st.caption(most_redundant.reason.replace("Pick any other layer above.",
+                                             "Feature maps opens on it: see its maps and ghost pairs there."))
+    lab.show_figure("redundancy profile", redundancy_profile_figure, report, model_name=model.label,
+                    highlight=most_redundant.layer)
     lab.show_table(pd.DataFrame(report.to_rows()), "redundancy per layer")

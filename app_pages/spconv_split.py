@@ -55,8 +55,11 @@ if not dense_layers:
     st.info("Every convolution of this model is an SPConv; the what-if needs a dense layer.")
     st.stop()
 st.subheader("What if a dense layer were an SPConv?")
+with lab.user_errors("find the dense layer with the most alike input channels"):
+    most_alike_input = lab.alike_layer(model, images, "pearson", 0.8, of="input", layers=dense_layers)
 layer_column, alpha_column, metric_column = st.columns(3)
-dense_layer = layer_column.selectbox("Dense layer", dense_layers, key="spconv_dense_layer")
+dense_layer = lab.layer_picker("Dense layer", dense_layers, most_alike_input, key="spconv_dense_layer",
+                               where=layer_column)
 alpha = alpha_column.slider("alpha (share of representative channels)", 0.1, 0.9, 0.5, 0.05, key="spconv_alpha")
 metric = metric_column.selectbox("Similarity metric", analysis.METRICS, key="spconv_metric")
 with lab.user_errors(f"split the input of {dense_layer}"):

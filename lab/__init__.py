@@ -4,8 +4,16 @@ bounded cached loaders and results, figure/table output with downloads, and user
 Pages import from here and from :mod:`analysis`; nothing here holds numerical logic of its own.
 """
 
-from .cached_results import activations, layer_input, network_report, predictions, profile_table
-from .controls import asked_for
+from .cached_results import (
+    activations,
+    alike_layer,
+    correlated_filters_layer,
+    layer_input,
+    network_report,
+    predictions,
+    profile_table,
+)
+from .controls import asked_for, keep_widget_state, layer_picker
 from .errors import user_errors
 from .images import ImageItem
 from .models import PRETRAINED_DIR_VARIABLE, LoadedModel
@@ -19,10 +27,14 @@ __all__ = [
     "ImageItem",
     "LoadedModel",
     "activations",
+    "alike_layer",
     "asked_for",
+    "correlated_filters_layer",
     "current_images",
     "current_model",
+    "keep_widget_state",
     "layer_input",
+    "layer_picker",
     "literal",
     "model_batch",
     "network_report",

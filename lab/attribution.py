@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 
 import streamlit as st
@@ -61,3 +63,28 @@ def display_batch(model: LoadedModel, images: Sequence[ImageItem]) -> torch.Tens
     """The model's inputs as ``B x 3 x H x W`` for drawing (grey inputs repeated over colour)."""
     batch = model_batch(model, list(images)).cpu()
     return batch.expand(-1, 3, -1, -1) if batch.shape[1] == 1 else batch
+
+
+def occlusion_estimate_s(model: LoadedModel, images: Sequence[ImageItem]) -> float:
+    """Seconds occlusion should take on ``images`` (measured once per model and images)."""
+    return _occlusion_estimate_s(model.key, image_keys(images), model, images)
+
+
+@st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Timing one forward pass ...")
+def _occlusion_estimate_s(model_key: str, keys: tuple[str, ...], _model: LoadedModel,
+                          _images: Sequence[ImageItem]) -> float:
+    """Seconds occlusion should take on ``images``: one timed forward pass of a batch as large as one
+    occlusion step (``perturbations_per_eval`` occluded copies of every image) times the number of steps."""
+    model, images = _model, _images
+    method = _method("occlusion", model, "")
+    side_h, side_w = model.input_size[1:]
+    positions = (((side_h - method.window_px) // method.stride_px + 1)
+                 * ((side_w - method.window_px) // method.stride_px + 1))
+    copies = min(method.perturbations_per_eval, positions)
+    batch = model_batch(model, list(images)).repeat(copies, 1, 1, 1)
+    with torch.no_grad():
+        model.model(batch[:1])  # warm-up: the first pass pays one-off costs
+        started = time.perf_counter()
+        model.model(batch)
+        seconds = time.perf_counter() - started
+    return math.ceil(positions / copies) * seconds

@@ -129,3 +129,33 @@ def cka(model_a: LoadedModel, model_b: LoadedModel, images: Sequence[ImageItem],
         raise ValueError(f"{model_a.label} takes {model_a.input_size} inputs and {model_b.label} "
                          f"{model_b.input_size}; choose two models with the same input size")
     return _cka(model_a.key, model_b.key, image_keys(images), debiased, model_a, model_b, images)
+
+
+@st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Finding the layer where the effect is clearest ...")
+def _alike_layer(model_key: str, keys: tuple[str, ...], metric: str, threshold: float, of: str,
+                 layers: tuple[str, ...] | None, _model: LoadedModel,
+                 _images: Sequence[ImageItem]) -> analysis.LayerChoice:
+    return run_models("choosing the layer", lambda loaded: analysis.most_alike_layer(
+        loaded.model, model_batch(loaded, list(_images)), metric=metric, threshold=threshold, of=of,
+        layer_names=layers), _model)
+
+
+def alike_layer(model: LoadedModel, images: Sequence[ImageItem], metric: str, threshold: float, *,
+                of: str = "output", layers: Sequence[str] | None = None) -> analysis.LayerChoice:
+    """The layer (of ``layers``, default every convolution) whose output (or input) for ``images`` has the
+    largest share of alike channel pairs (:func:`analysis.most_alike_layer`)."""
+    return _alike_layer(model.key, image_keys(images), metric, threshold, of,
+                        None if layers is None else tuple(layers), model, images)
+
+
+@st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner=False)
+def _filters_layer(model_key: str, _model: LoadedModel) -> analysis.LayerChoice | None:
+    try:
+        return analysis.most_correlated_filters_layer(_model.model)
+    except ValueError:  # no layer with one plain weight tensor
+        return None
+
+
+def correlated_filters_layer(model: LoadedModel) -> analysis.LayerChoice | None:
+    """The layer whose filters are most correlated; ``None`` when no layer has one plain weight tensor."""
+    return _filters_layer(model.key, model)

@@ -14,7 +14,12 @@ import streamlit as st
 import torch
 from matplotlib.figure import Figure
 
+from analysis.figures import make_legible
+
 FIGURE_DPI = 110
+#: Width in pixels of the main column in a 1400-px window with the sidebar open: figures are made legible
+#: for their share of it (``column_share``).
+MAIN_COLUMN_PX = 940
 MAX_CACHED_FIGURES = 64
 
 
@@ -30,9 +35,9 @@ def figure_png(figure: Figure) -> bytes:
 
 
 @st.cache_data(max_entries=MAX_CACHED_FIGURES, show_spinner=False)
-def _rendered(builder_name: str, arguments_digest: str, _builder: Callable[..., Figure], _args: tuple,
-              _kwargs: dict) -> bytes:
-    return figure_png(_builder(*_args, **_kwargs))
+def _rendered(builder_name: str, arguments_digest: str, displayed_px: float, _builder: Callable[..., Figure],
+              _args: tuple, _kwargs: dict) -> bytes:
+    return figure_png(make_legible(_builder(*_args, **_kwargs), displayed_px))
 
 
 def _feed(hasher: Any, value: Any) -> None:
@@ -66,13 +71,16 @@ def _digest(args: tuple, kwargs: dict) -> str:
 
 
 def show_figure(title: str, builder: Callable[..., Figure], *args: Any, caption: str | None = None,
-                **kwargs: Any) -> None:
+                column_share: float = 1.0, **kwargs: Any) -> None:
     """Draw ``builder(*args, **kwargs)`` (an :mod:`analysis.figures` builder) and offer it as ``<title>.png``.
 
     The PNG is cached by builder and arguments: drawing a figure costs more than most analyses, and a
-    rerun or a page switch with the same results shows it again at once.
+    rerun or a page switch with the same results shows it again at once. ``column_share``: the share of the
+    main column the figure is shown in (e.g. 0.4 in ``st.columns([2, 3])``'s first); its texts are raised to
+    about 10 px at that width.
     """
-    png = _rendered(f"{builder.__module__}.{builder.__qualname__}", _digest(args, kwargs), builder, args, kwargs)
+    png = _rendered(f"{builder.__module__}.{builder.__qualname__}", _digest(args, kwargs),
+                    MAIN_COLUMN_PX * column_share, builder, args, kwargs)
     st.image(png, caption=caption, width="stretch")
     st.download_button(f"Download {title} (PNG)", png, file_name=f"{_file_stem(title)}.png", mime="image/png",
                        key=f"png-{_file_stem(title)}", on_click="ignore")

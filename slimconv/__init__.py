@@ -7,7 +7,7 @@ baselines. ``convert`` puts them into any model (by policy or by a per-layer pla
 """
 
 from .conv_layers import conv_layers
-from .convert import ConvertReport, ReplacedLayer, SkippedLayer, convert, default_policy
+from .convert import ConvertReport, ReplacedLayer, SkippedLayer, convert, default_policy, placement_note
 from .deploy import deploy, deploy_form
 from .errors import (
     CheckpointError,
@@ -122,6 +122,7 @@ __all__ = [
     "load_pretrained",
     "measure_latency",
     "pedconv_auxiliary_loss",
+    "placement_note",
     "profile",
     "read_checkpoint",
     "register_op",

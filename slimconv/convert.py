@@ -37,6 +37,16 @@ def default_policy(op: str, model: nn.Module | None = None) -> str:
     return policy
 
 
+def placement_note(op: str, model: nn.Module) -> str:
+    """Why ``convert(model, op)`` places ``op`` elsewhere than its paper does (its ``ConvertReport.note``);
+    ``""`` when the paper's placement applies to ``model``."""
+    policy, paper = default_policy(op, model), default_policy(op)
+    if policy == paper:
+        return ""
+    return (f"the paper's placement {paper!r} selects no convolution of {type(model).__name__}; "
+            f"the default placement there is {policy!r}")
+
+
 @dataclass(frozen=True)
 class ReplacedLayer:
     name: str
@@ -159,10 +169,7 @@ def convert(
     note = ""
     if policy is None:
         policy = default_policy(op, model)
-        paper = default_policy(op)
-        if policy != paper:
-            note = (f"the paper's placement {paper!r} selects no convolution of {type(model).__name__}; "
-                    f"the default placement there is {policy!r}")
+        note = placement_note(op, model)
     else:
         policy = check_policy(policy)
     boolean("inplace", inplace)

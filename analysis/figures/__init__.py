@@ -2,6 +2,7 @@
 the Agg backend and never registered with pyplot, so it can be shown (``st.pyplot(fig)``), saved
 (``fig.savefig(path)``) or dropped without leaking."""
 
+from ._style import make_legible
 from .attribution_figures import attribution_comparison_figure, attribution_overlay_figure, importance_redundancy_figure
 from .network_figures import cka_figure, redundancy_profile_figure
 from .operator_figures import (
@@ -25,6 +26,7 @@ __all__ = [
     "ghost_pairs_figure",
     "importance_redundancy_figure",
     "linearconv_figure",
+    "make_legible",
     "pedconv_figure",
     "primaries_figure",
     "redundancy_profile_figure",

@@ -94,3 +94,27 @@ def layer_tick_labels(axes: Axes, names: list[str], axis: str = "x", max_labels:
         axes.set_xticks(positions, labels, rotation=90, fontsize=7)
     else:
         axes.set_yticks(positions, labels, fontsize=7)
+
+
+def make_legible(figure: Figure, displayed_width_px: float, min_text_px: float = 10.0) -> Figure:
+    """Raise every text of ``figure`` to at least ``min_text_px`` pixels once the figure is shown
+    ``displayed_width_px`` wide (whatever its dpi: shown size / inches is what scales the text), and
+    return it. A point is 1/72 inch, so a text of ``s`` points shows at ``s * displayed_width_px /
+    (72 * width_in)`` pixels."""
+    width_in = float(figure.get_size_inches()[0])
+    min_points = min_text_px * 72.0 * width_in / float(displayed_width_px)
+    for axes in figure.axes:  # tick labels exist only once asked for
+        for axis in (axes.xaxis, axes.yaxis):
+            axis.get_major_ticks()
+    for text in figure.findobj(Text):
+        if text.get_text() and text.get_fontsize() < min_points:
+            text.set_fontsize(min_points)
+    for axes in figure.axes:  # ticks made later (at draw) follow the axis' tick parameters
+        if _ticks_small(axes, min_points):
+            axes.tick_params(which="both", labelsize=min_points)
+    return figure
+
+
+def _ticks_small(axes: Axes, min_points: float) -> bool:
+    labels = axes.get_xticklabels() + axes.get_yticklabels()
+    return any(label.get_fontsize() < min_points for label in labels)

@@ -12,10 +12,12 @@ from ..report import RedundancyReport
 from ._style import as_numpy, colorbar, layer_tick_labels, new_figure
 
 
-def redundancy_profile_figure(report: RedundancyReport, *, model_name: str = "") -> Figure:
+def redundancy_profile_figure(report: RedundancyReport, *, model_name: str = "",
+                              highlight: str | None = None) -> Figure:
     """Scores of every layer, in forward order: shares of alike pairs and of rebuildable channels
     (top), and the effective rank, participation ratio and cluster count as shares of the channel
-    count (bottom; the dotted line is the rank the data allow)."""
+    count (bottom; the dotted line is the rank the data allow). ``highlight``: a layer marked on both
+    panels (e.g. the most redundant one)."""
     count = len(instance_of("report", report, RedundancyReport).layer_names)
     text("model_name", model_name)
     if count == 0:
@@ -77,6 +79,14 @@ def redundancy_profile_figure(report: RedundancyReport, *, model_name: str = "")
     bottom.set_title("Distinct directions among the channel maps (1 = no redundancy)", fontsize=10)
     bottom.set_xlabel("layer (forward order)")
     layer_tick_labels(bottom, report.layer_names)
+    if highlight is not None:
+        if highlight not in report.layer_names:
+            raise ValueError(f"highlight must be one of the report's layers, got {highlight!r}")
+        marked = report.layer_names.index(highlight)
+        for axes in (top, bottom):
+            axes.axvline(marked, color="#e6550d", linewidth=1.5, alpha=0.6)
+        top.annotate(f"most alike: {highlight}", (marked, 1.0), xytext=(4, -12), textcoords="offset points",
+                     color="#e6550d", fontsize=9)
     name = f"{model_name}: " if model_name else ""
     figure.suptitle(
         f"{name}redundancy profile of {count} layers ({report.metric}, {report.num_images} image"

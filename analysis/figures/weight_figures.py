@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from slimconv._validate import indices, instance_of, text
 
@@ -48,6 +49,8 @@ def spectrum_figure(spectrum: FilterSpectrum, *, layer_name: str = "") -> Figure
     left.semilogy(positions, values.clip(min=values.max() * 1e-12 if values.max() > 0 else 1e-300), "o-", markersize=3)
     left.set_xlabel("index")
     left.set_ylabel("singular value (log)")
+    for ticks in (left.yaxis.set_major_formatter, left.yaxis.set_minor_formatter):  # plain text, not mathtext
+        ticks(FuncFormatter(lambda value, _: f"{value:.2g}"))
     left.set_title(f"singular values; effective rank {spectrum.effective_rank:.1f} of {len(values)}", fontsize=10)
     right.plot(positions, as_numpy(spectrum.cumulative_energy), "-", color="#08519c")
     for share, colour in ((0.9, "#fd8d3c"), (0.99, "#d94801")):

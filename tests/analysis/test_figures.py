@@ -1,6 +1,7 @@
 import io
 
 import matplotlib.pyplot as plt
+import matplotlib.text
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -105,7 +106,8 @@ def test_every_builder_returns_a_titled_figure_outside_pyplot(results, name):
 
 
 def test_every_public_builder_is_exercised(results):
-    assert {builder.__name__ for builder, _, _ in results.values()} == set(figures.__all__)
+    assert {builder.__name__ for builder, _, _ in results.values()} == {
+        name for name in figures.__all__ if name.endswith("_figure")}
     assert set(BUILDERS) == set(results)
 
 
@@ -150,3 +152,13 @@ def test_overlay_checks_that_images_match_the_heatmaps():
     result = analysis.Saliency(nn.Sequential(nn.Flatten(), nn.Linear(48, 2))).attribute(torch.randn(1, 3, 4, 4))
     with pytest.raises(ValueError, match="do not match"):
         figures.attribution_overlay_figure(torch.randn(1, 3, 5, 5), [result])
+
+
+def test_make_legible_raises_small_text_for_the_displayed_width():
+    figure = figures.filter_correlation_figure(analysis.filter_correlation(torch.randn(8, 2, 3, 3)))
+    width_in = figure.get_size_inches()[0]
+    figures.make_legible(figure, displayed_width_px=400)
+    figure.canvas.draw()
+    smallest_px = min(text.get_fontsize() for text in figure.findobj(matplotlib.text.Text) if text.get_text()
+                      and text.get_visible()) * 400 / (72 * width_in)
+    assert smallest_px >= 10 - 1e-6
