@@ -47,6 +47,7 @@ from .images import ImageLoadError, load_image
 from .importance_redundancy import ImportanceRedundancy, channel_redundancy, importance_versus_redundancy
 from .linearconv_inspection import LinearConvInspection, inspect_linearconv
 from .numeric_warnings import AnalysisWarning
+from .ood import OODReading, OODReference, fit_reference, penultimate_features, penultimate_layer
 from .pedconv_inspection import (
     PEDConvInspection,
     inspect_pedconv,
@@ -78,6 +79,11 @@ from .spconv_inspection import (
 )
 
 __all__ = [
+    "OODReading",
+    "OODReference",
+    "fit_reference",
+    "penultimate_features",
+    "penultimate_layer",
     "DEFAULT_MAX_VALUES_PER_IMAGE",
     "KEEP",
     "LayerEvidence",
