@@ -70,7 +70,8 @@ def _zoo_model(device: str, prefix: str = "") -> LoadedModel | None:
         st.warning(f"No bundled checkpoint found in {where}: the zoo is not installed. Choose a torchvision model "
                    "or upload a checkpoint file instead.")
         return None
-    name = st.selectbox("Checkpoint", names, key=f"{prefix}zoo_name")
+    # a second picker (Compare models) opens on the last checkpoint: the first is the sidebar's default
+    name = st.selectbox("Checkpoint", names, index=len(names) - 1 if prefix else 0, key=f"{prefix}zoo_name")
     return _attempt("load the checkpoint", lambda: load_bundled(name, device))
 
 
