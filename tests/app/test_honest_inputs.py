@@ -63,3 +63,14 @@ def test_the_zoo_table_shows_flgc_params_of_both_forms():
     assert flgc["params (deployed)"] < flgc["params (training form)"]
     dense = table.loc["resnet20-fashion-dense"]
     assert dense["params (deployed)"] == dense["params (training form)"]
+
+
+def test_the_train_curves_put_loss_and_accuracy_on_their_own_axes():
+    from lab.training import curves_chart
+
+    history = [{"epoch": 1, "train_loss": 0.9, "test_loss": 0.8, "train_accuracy": 0.7, "test_accuracy": 0.72, "lr": 1},
+               {"epoch": 2, "train_loss": 0.5, "test_loss": 0.6, "train_accuracy": 0.8, "test_accuracy": 0.79, "lr": 1}]
+    charts = curves_chart(history).to_dict()["hconcat"]
+    titles = [chart["encoding"]["y"]["title"] for chart in charts]
+    assert titles == ["loss (cross-entropy)", "accuracy"]
+    assert charts[1]["encoding"]["y"]["scale"]["domain"] == [0, 1]
