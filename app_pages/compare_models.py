@@ -36,7 +36,8 @@ elif other.input_size != model.input_size:
     st.warning(lab.literal(f"{model.label} takes {model.input_size} inputs and {other.label} {other.input_size}: CKA "
                            "compares the two models on the same images, so choose a second model with the same "
                            "input size."))
-else:
+elif lab.asked_for("compare_cka", "Compare every pair of layers",
+                   help=f"One forward pass of each model on the {len(images)} images"):
     with lab.user_errors(f"compare {model.label} with {other.label}"):
         cka_map = cka(model, other, images, debiased)
         lab.show_figure("cka", cka_figure, cka_map, model_a_name=model.label, model_b_name=other.label)

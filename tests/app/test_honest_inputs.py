@@ -43,6 +43,7 @@ def test_compare_two_random_resnet18_one_converted_has_no_error():
     app.radio(key="compare_model_source").set_value("Torchvision").run()
     app.radio(key="compare_torchvision_source").set_value("random weights (structure only)").run()
     app.selectbox(key="compare_convert_op").set_value("spconv").run()
+    app.button(key="button_compare_cka").click().run()
     assert_clean(app)
     assert any("Debiased estimator on 4 images" in caption.value for caption in app.caption)
     assert app.get("image")  # the heatmap was drawn
