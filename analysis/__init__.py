@@ -54,6 +54,7 @@ from .layer_choice import (
 )
 from .linearconv_inspection import LinearConvInspection, inspect_linearconv
 from .numeric_warnings import AnalysisWarning
+from .ood import OODReading, OODReference, fit_reference, penultimate_features, penultimate_layer
 from .pedconv_inspection import (
     PEDConvInspection,
     inspect_pedconv,
@@ -85,6 +86,11 @@ from .spconv_inspection import (
 )
 
 __all__ = [
+    "OODReading",
+    "OODReference",
+    "fit_reference",
+    "penultimate_features",
+    "penultimate_layer",
     "DEFAULT_MAX_VALUES_PER_IMAGE",
     "KEEP",
     "LayerEvidence",

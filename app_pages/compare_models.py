@@ -1,14 +1,14 @@
-"""Compare models: layer-by-layer CKA between two models, and the zoo's accuracy, cost and latency."""
+"""Compare models: layer-by-layer CKA between the current model and any second model, and the zoo's table."""
 
 import streamlit as st
 
 import lab
 from analysis.figures import cka_figure
 from lab.cached_results import cka
-from lab.models import load_bundled
-from lab.zoo import measured_latency, zoo_models, zoo_table
+from lab.zoo import cka_estimator, measured_latency, zoo_models, zoo_table
 
 LATENCY_KEY = "compare_latency"
+AUTOMATIC, DEBIASED, BIASED = "automatic (by image count)", "debiased", "biased"
 
 st.title("Compare models")
 st.markdown(
@@ -21,16 +21,36 @@ st.markdown(
 
 model = lab.current_model()
 images = lab.current_images()
-with lab.user_errors("read the zoo"):
-    zoo = zoo_models(model.device)
 
-if not zoo:
-    st.warning("The zoo is not installed, so there is no second model to compare with and no zoo table. Set "
-               "SLIMCONV_PRETRAINED_DIR or install the bundled checkpoints.")
-    st.stop()
-cka_section = st.container()  # drawn first, filled last: a failed comparison must not hide the zoo table
+st.subheader("Layer-by-layer CKA")
+picker_column, estimator_column = st.columns([2, 1])
+with picker_column:
+    st.markdown("**Second model** (any model the sidebar can load, converted or not)")
+    other = lab.model_picker(model.device, prefix="compare_")
+choice = estimator_column.selectbox("Estimator", [AUTOMATIC, DEBIASED, BIASED], key="compare_estimator")
+debiased, why = cka_estimator(len(images), None if choice == AUTOMATIC else choice == DEBIASED)
+estimator_column.caption(why)
+if other is None:
+    st.info("Choose the second model above.")
+elif other.input_size != model.input_size:
+    st.warning(lab.literal(f"{model.label} takes {model.input_size} inputs and {other.label} {other.input_size}: CKA "
+                           "compares the two models on the same images, so choose a second model with the same "
+                           "input size."))
+elif lab.asked_for("compare_cka", "Compare every pair of layers",
+                   help=f"One forward pass of each model on the {len(images)} images"):
+    with lab.user_errors(f"compare {model.label} with {other.label}"):
+        cka_map = cka(model, other, images, debiased)
+        lab.show_figure("cka", cka_figure, cka_map, model_a_name=model.label, model_b_name=other.label)
+        if note := cka_map.undefined_note():
+            st.warning(lab.literal(note))
 
 st.subheader("The zoo")
+with lab.user_errors("read the zoo"):
+    zoo = zoo_models(model.device)
+if not zoo:
+    st.warning("The zoo is not installed, so there is no zoo table. Set SLIMCONV_PRETRAINED_DIR or install the "
+               "bundled checkpoints.")
+    st.stop()
 table = zoo_table(zoo)
 if st.button("Measure the latency of every model", key="compare_measure"):
     with lab.user_errors("time the zoo"):
@@ -39,15 +59,3 @@ names, latency = st.session_state.get(LATENCY_KEY, ((), []))
 if names == tuple(table["checkpoint"]):
     table[f"latency ms ({model.device}, batch 1)"] = latency
 lab.show_table(table, "zoo")
-
-with cka_section:
-    st.subheader("Layer-by-layer CKA")
-    other_column, debiased_column = st.columns([3, 1])
-    other_name = other_column.selectbox("Second model", [loaded.label for loaded in zoo], index=len(zoo) - 1,
-                                        key="compare_other")
-    debiased = debiased_column.checkbox("Debiased (needs 4 images)", value=len(images) >= 4, key="compare_debiased")
-    with lab.user_errors(f"compare {model.label} with {other_name}"):
-        cka_map = cka(model, load_bundled(other_name, model.device), images, debiased)
-    lab.show_figure("cka", cka_figure, cka_map, model_a_name=model.label, model_b_name=other_name)
-    if note := cka_map.undefined_note():
-        st.warning(lab.literal(note))

@@ -7,6 +7,9 @@ import analysis
 import lab
 from analysis.figures import redundancy_profile_figure
 from lab.bounds import MAX_IMAGES_SHOWN, shown_of
+from lab.honest_inputs import input_caption, model_view, ood_summary
+
+IMAGES_PER_ROW = 6
 
 st.title("Redundancy in convolutional networks")
 st.markdown(
@@ -22,23 +25,37 @@ st.markdown(
 model = lab.current_model()
 images = lab.current_images()
 
-left, right = st.columns([1, 2])
-with left:
-    st.subheader("Images and predictions")
-    drawn = images[:MAX_IMAGES_SHOWN]
-    st.image([item.image for item in drawn], caption=[lab.literal(item.name) for item in drawn], width=96)
-    if note := shown_of(len(drawn), len(images), "images; the analyses use all of them"):
-        st.caption(note)
-    with lab.user_errors("classify the images"):
-        lab.show_table(lab.predictions(model, images), "predictions")
-with right:
-    st.subheader("Cost per layer")
-    with lab.user_errors("profile the model"):
-        table = lab.profile_table(model)
-    params_column, macs_column = st.columns(2)
-    params_column.metric("Parameters", f"{table.params:,}")
-    macs_column.metric("MACs per image", f"{table.macs:,}")
-    lab.show_table(pd.DataFrame(table.rows()), "parameters and MACs per layer")
+st.subheader("Images, what the model sees, and its predictions")
+drawn = images[:MAX_IMAGES_SHOWN]
+st.caption(lab.literal(input_caption(model)))
+for start in range(0, len(drawn), IMAGES_PER_ROW):
+    for column, item in zip(st.columns(IMAGES_PER_ROW), drawn[start : start + IMAGES_PER_ROW], strict=False):
+        with column, lab.user_errors(f"preprocess {item.name}"):
+            st.image([item.image, model_view(model, item)], caption=[lab.literal(item.name), "model input"],
+                     width=72)
+if note := shown_of(len(drawn), len(images), "images; the analyses use all of them"):
+    st.caption(note)
+with lab.user_errors("classify the images"):
+    table = lab.predictions(model, images)
+    summary = ood_summary(model, images)
+    if summary.readings is not None:
+        table["distance from the training data"] = summary.readings
+    if summary.note:
+        st.warning(lab.literal(summary.note))
+    elif summary.unavailable:
+        st.caption(summary.unavailable)
+    else:
+        st.caption("Every image is within the range of the model's own test images (feature distance, "
+                   "analysis.ood): its predictions are about images like those it was trained on.")
+    lab.show_table(table, "predictions")
+
+st.subheader("Cost per layer")
+with lab.user_errors("profile the model"):
+    profile = lab.profile_table(model)
+params_column, macs_column = st.columns(2)
+params_column.metric("Parameters", f"{profile.params:,}")
+macs_column.metric("MACs per image", f"{profile.macs:,}")
+lab.show_table(pd.DataFrame(profile.rows()), "parameters and MACs per layer")
 
 st.subheader("Redundancy profile of the whole network")
 metric_column, threshold_column = st.columns(2)

@@ -19,7 +19,7 @@ from .images import ImageItem
 from .models import PRETRAINED_DIR_VARIABLE, LoadedModel
 from .outputs import show_figure, show_table
 from .selection import current_images, current_model, model_batch, trained_checkpoints
-from .sidebar import render_sidebar
+from .sidebar import model_picker, render_sidebar
 from .text import literal
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "layer_picker",
     "literal",
     "model_batch",
+    "model_picker",
     "network_report",
     "predictions",
     "profile_table",

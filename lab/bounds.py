@@ -18,8 +18,9 @@ MAX_IMAGES = 24
 MAX_GRID_CHANNELS = 64
 #: Filters drawn in a correlation heatmap (beyond 256 the cells are smaller than a pixel of the figure).
 MAX_HEATMAP_FILTERS = 256
-#: Images (with their names) drawn on the Overview.
-MAX_IMAGES_SHOWN = 8
+#: Images (with their names and the model's input) drawn on the Overview: all of them, so that the photo of the
+#: default set and its out-of-distribution note are seen together.
+MAX_IMAGES_SHOWN = MAX_IMAGES
 
 
 def shown_of(shown: int, total: int, what: str) -> str | None:

@@ -134,6 +134,19 @@ def load_torchvision(name: str, device: str) -> LoadedModel:
     return _torchvision_model(name, "DEFAULT", f"torchvision:{name}:{device}", device)
 
 
+@st.cache_resource(max_entries=MAX_CACHED_MODELS, show_spinner="Building the model ...")
+def load_torchvision_random(name: str, device: str) -> LoadedModel:
+    """Torchvision model ``name`` with torchvision's random initialisation (seed 0): structure only, offline."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = slimconv.create_model(name)
+    enum = torchvision_weights(name)
+    crop = int(enum.transforms().crop_size[0])
+    return LoadedModel(key=f"torchvision-random:{name}:{device}", label=f"{name} (random weights)",
+                       model=model.to(device).eval(), preprocess=TorchvisionPreprocess(enum),
+                       classes=tuple(enum.meta["categories"]), input_size=(3, crop, crop), device=device)
+
+
 @st.cache_resource(max_entries=MAX_CACHED_MODELS, show_spinner="Loading the weights file ...")
 def load_torchvision_file(name: str, digest: str, file_name: str, _data: bytes, device: str) -> LoadedModel:
     """Torchvision model ``name`` with an uploaded state dict of its default weights (offline use).

@@ -25,6 +25,7 @@ from .models import (
     load_converted,
     load_torchvision,
     load_torchvision_file,
+    load_torchvision_random,
     load_uploaded_checkpoint,
     pretrained_folder,
     torchvision_weights,
@@ -39,6 +40,11 @@ NO_CONVERSION = "(keep as trained)"
 PAPER_POLICY = "(as in the paper)"
 DEFAULT_TORCHVISION = "resnet18"
 CHECKPOINT_TYPES = ["pt", "pth", "safetensors"]
+PRETRAINED_WEIGHTS, WEIGHTS_FILE, RANDOM_WEIGHTS = ("pretrained (download)", "weights file (offline)",
+                                                    "random weights (structure only)")
+RANDOM_WEIGHTS_NOTE = ("Random weights show the architecture only: layer shapes, parameters, MACs, and the redundancy "
+                       "of filters at initialisation, which is not the redundancy a trained network learns. Its "
+                       "predictions are meaningless.")
 
 
 def _digest(data: bytes) -> str:
@@ -57,30 +63,38 @@ def _attempt(doing: str, action: Callable[[], LoadedModel]) -> LoadedModel | Non
         return None
 
 
-def _zoo_model(device: str) -> LoadedModel | None:
+def _zoo_model(device: str, prefix: str = "") -> LoadedModel | None:
     names = bundled_names()
     if not names:
         where = pretrained_folder() or "slimconv/models/pretrained/"
         st.warning(f"No bundled checkpoint found in {where}: the zoo is not installed. Choose a torchvision model "
                    "or upload a checkpoint file instead.")
         return None
-    name = st.selectbox("Checkpoint", names, key="zoo_name")
+    # a second picker (Compare models) opens on the last checkpoint: the first is the sidebar's default
+    name = st.selectbox("Checkpoint", names, index=len(names) - 1 if prefix else 0, key=f"{prefix}zoo_name")
     return _attempt("load the checkpoint", lambda: load_bundled(name, device))
 
 
-def _torchvision_model(device: str) -> LoadedModel | None:
+def _torchvision_model(device: str, prefix: str = "") -> LoadedModel | None:
     names = slimconv.list_models(include_torchvision=True)
     names = [n for n in names if n not in slimconv.list_models(include_torchvision=False)]
-    name = st.selectbox("Architecture", names, index=names.index(DEFAULT_TORCHVISION), key="torchvision_name")
+    name = st.selectbox("Architecture", names, index=names.index(DEFAULT_TORCHVISION), key=f"{prefix}torchvision_name")
+    choice = st.radio("Weights", [PRETRAINED_WEIGHTS, WEIGHTS_FILE, RANDOM_WEIGHTS], key=f"{prefix}torchvision_source")
+    if choice == RANDOM_WEIGHTS:
+        st.caption(RANDOM_WEIGHTS_NOTE)
+        return _attempt("build the model", lambda: load_torchvision_random(name, device))
     weights = torchvision_weights(name)
-    upload = st.file_uploader("...or its weights file (offline)", type=CHECKPOINT_TYPES, key="torchvision_weights")
-    if upload is not None:
+    if choice == WEIGHTS_FILE:
+        upload = st.file_uploader(f"Weights file of {name} ({Path(weights.url).name})", type=CHECKPOINT_TYPES,
+                                  key=f"{prefix}torchvision_weights")
+        if upload is None:
+            return None
         data = upload.getvalue()
         return _attempt("load the weights file", lambda: load_torchvision_file(
             name, _digest(data), Path(upload.name).name, data, device))
     if not cached_weights_path(weights).is_file():
         st.caption(f"{weights} is not downloaded yet ({Path(weights.url).name}).")
-        if not st.button("Download the weights", key="torchvision_download"):
+        if not st.button("Download the weights", key=f"{prefix}torchvision_download"):
             return None
         bar = st.progress(0.0, text="Downloading ...")
         try:
@@ -93,8 +107,8 @@ def _torchvision_model(device: str) -> LoadedModel | None:
     return _attempt("build the model", lambda: load_torchvision(name, device))
 
 
-def _checkpoint_model(device: str) -> LoadedModel | None:
-    upload = st.file_uploader("slimconv checkpoint", type=CHECKPOINT_TYPES, key="checkpoint_upload")
+def _checkpoint_model(device: str, prefix: str = "") -> LoadedModel | None:
+    upload = st.file_uploader("slimconv checkpoint", type=CHECKPOINT_TYPES, key=f"{prefix}checkpoint_upload")
     if upload is None:
         st.caption("Upload a .pt, .pth or .safetensors file written by slimconv.")
         return None
@@ -102,26 +116,27 @@ def _checkpoint_model(device: str) -> LoadedModel | None:
     return _attempt("load the checkpoint", lambda: load_uploaded_checkpoint(upload.name, _digest(data), data, device))
 
 
-def _trained_model(device: str) -> LoadedModel | None:
+def _trained_model(device: str, prefix: str = "") -> LoadedModel | None:
     runs = trained_checkpoints()
-    label = st.selectbox("Run", list(runs), key="trained_name")
+    label = st.selectbox("Run", list(runs), key=f"{prefix}trained_name")
     path = runs[label]
     return _attempt("load the trained model",
                     lambda: load_checkpoint_file(path, label, Path(path).stat().st_mtime_ns, device))
 
 
-def _model_picker(device: str) -> LoadedModel | None:
+def model_picker(device: str, prefix: str = "") -> LoadedModel | None:
+    """Source, model and optional conversion; ``prefix`` keeps a second picker's widgets apart (Compare models)."""
     sources = [ZOO, TORCHVISION, CHECKPOINT] + ([TRAINED] if trained_checkpoints() else [])
-    source = st.radio("Model", sources, key="model_source", horizontal=True)
+    source = st.radio("Model", sources, key=f"{prefix}model_source", horizontal=True)
     pickers = {ZOO: _zoo_model, TORCHVISION: _torchvision_model, CHECKPOINT: _checkpoint_model, TRAINED: _trained_model}
-    model = pickers[source](device)
+    model = pickers[source](device, prefix)
     if model is None:
         return None
-    op = st.selectbox("Convert to operator", [NO_CONVERSION, *slimconv.list_ops()], key="convert_op",
+    op = st.selectbox("Convert to operator", [NO_CONVERSION, *slimconv.list_ops()], key=f"{prefix}convert_op",
                       help="Replace the convolutions by an operator on the fly (new layers start untrained "
                            "unless the operator inherits the dense weights).")
     if op != NO_CONVERSION:
-        policy = st.selectbox("Layers to convert", [PAPER_POLICY, *slimconv.POLICIES], key="convert_policy")
+        policy = st.selectbox("Layers to convert", [PAPER_POLICY, *slimconv.POLICIES], key=f"{prefix}convert_policy")
         base = model
         model = _attempt(f"convert the model to {op}", lambda: load_converted(
             base, base.key, op, None if policy == PAPER_POLICY else policy))
@@ -174,7 +189,7 @@ def render_sidebar() -> None:
     """Draw the sidebar and store its choice for the pages."""
     with st.sidebar:
         device = st.selectbox("Device", available_devices(), key="device")
-        model = _model_picker(device)
+        model = model_picker(device)
         if model is not None:
             st.caption(f"**{literal(model.label)}** · input {'x'.join(map(str, model.input_size))} · {device}")
             render_diagnostics(model)

@@ -16,7 +16,11 @@ from .selection import trained_checkpoints
 
 HISTORY_KEY = "train_history"
 FINISHED_KEY = "train_finished"
-CURVE_COLUMNS = ["train_loss", "test_loss", "train_accuracy", "test_accuracy"]
+LOSS_COLUMNS = ["train_loss", "test_loss"]
+ACCURACY_COLUMNS = ["train_accuracy", "test_accuracy"]
+#: The Train page's optimiser: Adam at 3e-3 without warm-up learns within the first epoch (resnet20 on 2000
+#: Fashion-MNIST images: 74% test accuracy after 3 epochs, 58 s on 2 busy cores, load average 4.7).
+LEARNING_RATE = 3e-3
 #: Where Fashion-MNIST is downloaded when it is not found locally (Debian's copy is found without it).
 DATA_DIR = Path.home() / ".cache" / "slimconv" / "data"
 
@@ -25,11 +29,18 @@ def history_table(history: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(history).set_index("epoch")
 
 
-def curves_chart(history: list[dict[str, Any]]) -> alt.Chart:
-    """Loss and accuracy per epoch, lines with points (one epoch is one point)."""
-    long = history_table(history)[CURVE_COLUMNS].reset_index().melt("epoch", var_name="curve")
-    return alt.Chart(long).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")), y="value:Q", color="curve:N")
+def _curves(history: list[dict[str, Any]], columns: list[str], title: str, scale: alt.Scale) -> alt.Chart:
+    long = history_table(history)[columns].reset_index().melt("epoch", var_name="curve")
+    return alt.Chart(long, height=220).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")), y=alt.Y("value:Q", title=title, scale=scale),
+        color=alt.Color("curve:N"))
+
+
+def curves_chart(history: list[dict[str, Any]]) -> alt.HConcatChart:
+    """Loss and accuracy per epoch, each on its own axis (accuracy 0..1), lines with points (one per epoch)."""
+    return alt.hconcat(_curves(history, LOSS_COLUMNS, "loss (cross-entropy)", alt.Scale(zero=True)),
+                       _curves(history, ACCURACY_COLUMNS, "accuracy", alt.Scale(domain=[0, 1]))
+                       ).resolve_scale(color="independent")
 
 
 def train_live(label: str, model: str, op: str | None, subset: int, epochs: int) -> TrainResult:
@@ -39,7 +50,8 @@ def train_live(label: str, model: str, op: str | None, subset: int, epochs: int)
     after the current epoch with that checkpoint kept."""
     out = Path(tempfile.mkdtemp(prefix="slimconv-train-"))
     config = TrainConfig(model=model, op=op, dataset="fashion-mnist", data_dir=str(DATA_DIR), download=True,
-                         subset=subset, epochs=epochs, batch_size=64, optimizer="adam", out=str(out),
+                         subset=subset, epochs=epochs, batch_size=64, optimizer="adam", lr=LEARNING_RATE,
+                         warmup_epochs=0.0, out=str(out),
                          progress=False)
     bar = st.progress(0.0, text="Loading Fashion-MNIST ...")
     curves = st.empty()

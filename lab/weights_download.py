@@ -45,6 +45,7 @@ def ensure_torchvision_weights(weights: WeightsEnum, progress: Callable[[float],
         partial.unlink(missing_ok=True)
         raise WeightsUnavailableError(
             f"Could not download the {weights} weights: {download_failure(error, weights.url)}. Download "
-            f"{weights.url} on a machine with internet and upload it below as the weights file."
+            f"{weights.url} on a machine with internet and upload it below "
+            "as the weights file (Weights: weights file), or choose random weights to see the architecture only."
         ) from None
     return target

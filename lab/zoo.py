@@ -17,12 +17,42 @@ def zoo_models(device: str) -> list[LoadedModel]:
     return [load_bundled(name, device) for name in bundled_names()]
 
 
+#: Fewest images for the debiased CKA estimator (unbiased HSIC needs n >= 4).
+DEBIASED_MIN_IMAGES = 4
+
+
+def cka_estimator(num_images: int, debiased: bool | None) -> tuple[bool, str]:
+    """The CKA estimator for ``num_images`` images (``debiased=None``: chosen by the count) and why, in words."""
+    if debiased is None:
+        debiased = True  # the better estimator wherever it is defined
+    if debiased and num_images < DEBIASED_MIN_IMAGES:
+        return False, (f"Biased estimator: the debiased one needs at least {DEBIASED_MIN_IMAGES} images and there "
+                       f"are {num_images}. With so few images any two layers score near 1: add images.")
+    if debiased:
+        return True, (f"Debiased estimator on {num_images} images: the plain one is inflated towards 1 when a layer "
+                      "has far more features than there are images, as here.")
+    return False, (f"Biased estimator on {num_images} images (as in Kornblith et al.): with fewer images than "
+                   "features it reads high for any two layers; compare cells with each other, not with 1.")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _deployed_count(model_key: str, _loaded: LoadedModel) -> int:
+    with exclusive(_loaded.model):
+        return slimconv.count_params(slimconv.deploy_form(_loaded.model))
+
+
+def _deployed_params(loaded: LoadedModel) -> int:
+    return _deployed_count(loaded.key, loaded)
+
+
 def zoo_table(models: list[LoadedModel]) -> pd.DataFrame:
-    """One row per checkpoint: what its metadata records (test accuracy, params, deploy-form MACs)."""
+    """One row per checkpoint: its recorded test accuracy, parameters of the training form (as recorded) and of
+    the deployed form (operators fused: FLGC's are fewer), and deploy-form MACs."""
     return pd.DataFrame([
         {"checkpoint": loaded.label, "model": loaded.meta.model, "operator": loaded.meta.op or "conv2d",
          "dataset": loaded.meta.dataset, "test accuracy": loaded.meta.metrics.get("test_accuracy"),
-         "params": loaded.meta.params, "MACs": loaded.meta.macs}
+         "params (training form)": loaded.meta.params, "params (deployed)": _deployed_params(loaded),
+         "MACs (deployed)": loaded.meta.macs}
         for loaded in models
     ])
 

@@ -40,5 +40,7 @@ for name in "${@:-${ORDER[@]}}"; do
     python -m slimconv.train "${COMMON[@]}" ${RECIPE[$name]} --out "$run" "${resume[@]}"
   fi
   cp "$run/model.pt" "slimconv/models/pretrained/$name.pt"
+  # the out-of-distribution reference (metadata key ood) that the app's Overview reads
+  PYTHONPATH=. python scripts/add_ood_reference.py "slimconv/models/pretrained/$name.pt" --data-dir "${DATA_DIR:-data}"
 done
 python -m slimconv.train.zoo_doc

@@ -15,7 +15,7 @@ from ..deploy import deploy_form
 from ..errors import CheckpointError
 from ..profile import count_macs, count_params
 from .bounded import BoundExceeded, check_bounded
-from .meta_schema import check_meta_values, check_metrics
+from .meta_schema import check_meta_values, check_metrics, check_ood
 from .preprocess import InputSpec
 
 _REQUIRED = ("model", "op", "policy", "options", "num_classes", "in_chans", "resize", "crop", "pad", "mean", "std",
@@ -44,7 +44,8 @@ class CheckpointMeta:
     with ``create_model``; ``input`` says how images become inputs; ``metrics`` holds at least
     ``test_accuracy`` (fraction 0..1) for trained checkpoints; ``params`` is ``count_params`` (training-only
     parameters excluded), ``macs`` the conv + linear MACs of one input through the deploy form
-    (``deployed_macs``); ``date`` is ISO 8601 UTC.
+    (``deployed_macs``); ``date`` is ISO 8601 UTC; ``ood`` the out-of-distribution reference that the zoo
+    build adds (``analysis.ood``, checked by ``meta_schema.check_ood``), ``None`` when there is none.
     """
 
     model: str
@@ -62,6 +63,7 @@ class CheckpointMeta:
     slimconv_version: str
     date: str
     train_config: dict[str, Any] = field(default_factory=dict)
+    ood: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         instance_of("input", self.input, InputSpec)
@@ -70,6 +72,9 @@ class CheckpointMeta:
         for name in ("options", "metrics", "train_config"):
             _check_plain(name, getattr(self, name))
         check_metrics(self.metrics)  # names to finite numbers, as a reader demands
+        if self.ood is not None:
+            _check_plain("ood", self.ood)
+            check_ood(self.ood, self.num_classes)
 
     @property
     def in_chans(self) -> int:
@@ -119,7 +124,7 @@ class CheckpointMeta:
             "classes": list(self.classes), "dataset": self.dataset, "metrics": dict(self.metrics),
             "params": self.params, "macs": self.macs, "torch_version": self.torch_version,
             "slimconv_version": self.slimconv_version, "date": self.date, "train_config": dict(self.train_config),
-        }
+        } | ({} if self.ood is None else {"ood": self.ood})
 
     @classmethod
     def from_dict(cls, values: object, source: str) -> CheckpointMeta:

@@ -25,7 +25,12 @@ MAX_COUNT = 10**15  # params and MACs: far above any real model, far below an ov
 
 _KNOWN = ("model", "op", "policy", "options", "num_classes", "in_chans", "input_size", "resize", "crop", "pad",
           "mean", "std", "classes", "dataset", "metrics", "params", "macs", "torch_version", "slimconv_version",
-          "date", "train_config")
+          "date", "train_config", "ood")
+#: The out-of-distribution reference (key ``ood``): its method and keys, and the largest feature size stored.
+OOD_METHOD = "mahalanobis-penultimate"
+MAX_OOD_FEATURES = 64
+_OOD_KEYS = ("method", "layer", "fit_images", "test_images", "class_means", "precision_cholesky", "quantile_levels",
+             "quantiles")
 _TYPE_NAMES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
                                             "None": (type(None),)}
 
@@ -134,6 +139,52 @@ def _classes(value: object, num_classes: int) -> tuple[str, ...]:
     return tuple(_string(f"class name {index}", name) for index, name in enumerate(value))
 
 
+def _numbers(name: str, value: object, length: int) -> list[float | int]:
+    if type(value) not in (list, tuple) or len(value) != length:
+        raise ValueError(f"{name} must be a list of {length} number(s), got {short(value)}")
+    return [_number(f"{name}[{index}]", item) for index, item in enumerate(value)]
+
+
+def check_ood(value: object, num_classes: int) -> dict[str, Any] | None:
+    """The out-of-distribution reference (``analysis.ood``): class means ``K x D`` (``D <= MAX_OOD_FEATURES``),
+    a packed lower-triangular Cholesky factor with a positive diagonal, and non-decreasing quantiles of the
+    test images' distances at increasing levels in (0, 1); ``None`` when the checkpoint has none."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != set(_OOD_KEYS):
+        raise ValueError(f"ood must be None or a dict with exactly the keys {', '.join(_OOD_KEYS)}")
+    if value["method"] != OOD_METHOD:
+        raise ValueError(f"ood method must be {OOD_METHOD!r}, got {short(value['method'])}")
+    means = value["class_means"]
+    if type(means) not in (list, tuple) or len(means) != num_classes or not means:
+        raise ValueError(f"ood class_means must hold one row per class ({num_classes}), got {short(means)}")
+    dim = len(means[0]) if type(means[0]) in (list, tuple) else 0
+    if not 1 <= dim <= MAX_OOD_FEATURES:
+        raise ValueError(f"ood features must have 1 to {MAX_OOD_FEATURES} dimensions, got {short(means[0])}")
+    rows = value["precision_cholesky"]
+    if type(rows) not in (list, tuple) or len(rows) != dim:
+        raise ValueError(f"ood precision_cholesky must have {dim} rows, got {short(rows)}")
+    lower = [_numbers(f"ood precision_cholesky[{i}]", row, i + 1) for i, row in enumerate(rows)]
+    if any(row[-1] <= 0 for row in lower):
+        raise ValueError("ood precision_cholesky must have a positive diagonal")
+    levels = value["quantile_levels"]
+    count = len(levels) if type(levels) in (list, tuple) else 0
+    if not 1 <= count <= 16:
+        raise ValueError(f"ood quantile_levels must be a list of 1 to 16 levels, got {short(levels)}")
+    levels = _numbers("ood quantile_levels", levels, count)
+    bounds = [0, *levels, 1]
+    if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
+        raise ValueError("ood quantile_levels must increase strictly within (0, 1)")
+    quantiles = _numbers("ood quantiles", value["quantiles"], count)
+    if quantiles[0] < 0 or any(b < a for a, b in zip(quantiles, quantiles[1:], strict=False)):
+        raise ValueError("ood quantiles must be non-negative and non-decreasing")
+    return {"method": OOD_METHOD, "layer": _string("ood layer", value["layer"]),
+            "fit_images": _integer("ood fit_images", value["fit_images"], 1, 10**9),
+            "test_images": _integer("ood test_images", value["test_images"], 1, 10**9),
+            "class_means": [_numbers(f"ood class_means[{i}]", row, dim) for i, row in enumerate(means)],
+            "precision_cholesky": lower, "quantile_levels": levels, "quantiles": quantiles}
+
+
 def check_meta_values(values: Mapping[str, Any]) -> dict[str, Any]:
     """The metadata's values, each checked against the schema; ``ValueError`` naming the first bad one.
 
@@ -160,4 +211,5 @@ def check_meta_values(values: Mapping[str, Any]) -> dict[str, Any]:
         "slimconv_version": _string("slimconv_version", values["slimconv_version"], 64),
         "date": _string("date", values["date"], 64),
         "train_config": {_string("a train_config key", key, 64): item for key, item in train_config.items()},
+        "ood": check_ood(values.get("ood"), num_classes),
     }

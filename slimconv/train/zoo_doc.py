@@ -87,8 +87,8 @@ def format_table(rows: Sequence[ZooRow], *, threads: int, latency: bool) -> str:
         + (f"CPU latency: median forward time of the deploy form at batch 1, float32, measured on {cpu_name()} "
            f"with {threads} thread(s) on {today}." if latency else "CPU latency was not measured."),
         "",
-        "| Checkpoint | Dataset | Model | Operator | Policy | Epochs | Test acc. (%) | Params | Deployed params "
-        "| MACs (M) | CPU latency (ms) |",
+        "| Checkpoint | Dataset | Model | Operator | Policy | Epochs | Test acc. (%) | Params (training form) "
+        "| Params (deployed) | MACs (M) | CPU latency (ms) |",
         "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:

@@ -114,9 +114,24 @@ def test_torchvision_offline_says_so_and_takes_a_weights_file(zoo_env, monkeypat
     assert not app.exception
     assert any("could not be reached: no network" in error.value and "upload it below" in error.value
                and "<urlopen" not in shown(error.value) for error in app.sidebar.error)
+    app.radio(key="torchvision_source").set_value("weights file (offline)").run()
     buffer = io.BytesIO()
     torch.save(torchvision.models.squeezenet1_1().state_dict(), buffer)
     app.get("file_uploader")[0].upload("squeezenet1_1.pth", buffer.getvalue()).run()
     assert_clean(app)
     loaded = app.session_state["lab_model"]
     assert loaded.label == "squeezenet1_1" and loaded.input_size == (3, 224, 224) and len(loaded.classes) == 1000
+
+
+def test_torchvision_random_weights_need_no_network_and_say_what_they_show(zoo_env, monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    app = run_app()
+    app.radio(key="model_source").set_value("Torchvision").run()
+    app.selectbox(key="torchvision_name").set_value("squeezenet1_1").run()
+    app.radio(key="torchvision_source").set_value("random weights (structure only)").run()
+    assert_clean(app)
+    assert any("not the redundancy a trained network learns" in caption.value and "meaningless" in caption.value
+               for caption in app.sidebar.caption)
+    loaded = app.session_state["lab_model"]
+    assert loaded.label == "squeezenet1_1 (random weights)" and loaded.meta is None
+    assert not (tmp_path / "hub").exists()  # nothing was downloaded
