@@ -15,7 +15,7 @@ from .ops import SlimConv2d, get_op
 from .policies import Policy, check_policy, select_convs
 from .profile import count_params
 
-#: The papers' placements (OPERATORS.md), used when ``policy`` is not given.
+#: The papers' placements (docs/operators.md), used when ``policy`` is not given.
 DEFAULT_POLICIES: dict[str, str] = {"linearconv": "all", "flgc": "projection-1x1"}
 _FALLBACK_POLICY = "except-stem"
 #: Where the paper's placement selects nothing in a model, the default placement used instead. FLGC's

@@ -35,3 +35,22 @@ def parse_op(text: str) -> tuple[str, dict[str, Any]]:
         except (ValueError, SyntaxError):
             options[key] = value  # a bare word such as variant=lowrank
     return name, options
+
+
+def parse_ops(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """Several specs separated by spaces or semicolons: ``"spconv:alpha=0.5 ghost"`` -> two pairs."""
+    if not isinstance(text, str):
+        raise OpSpecError(f"operator specs must be a string like 'spconv:alpha=0.5 ghost', got {text!r}")
+    return [parse_op(item) for item in text.replace(";", " ").split()]
+
+
+def check_op(op: str, options: dict[str, Any], in_channels: int = 64, out_channels: int = 64,
+             kernel_size: int = 3) -> None:
+    """Build ``op`` with ``options`` on the meta device (no memory, no time): a ``ValueError`` naming the
+    operator for an unknown name, an option it does not take or a value out of range."""
+    from .ops import get_op  # the specs are parsed without the operators; checking them needs them
+
+    try:
+        get_op(op)(in_channels, out_channels, kernel_size, **options, device="meta")
+    except TypeError as error:
+        raise ValueError(f"{op}: {error}") from None

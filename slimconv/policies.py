@@ -1,7 +1,7 @@
 """Replacement policies: which convolutions of a model an operator replaces.
 
 A policy maps a model to the names of the ``nn.Conv2d`` layers to replace, in registration order.
-The built-in ones reproduce the papers' placements (OPERATORS.md):
+The built-in ones reproduce the papers' placements (docs/operators.md):
 
 - ``"all"``: every convolution (LinearConv converts stem, 1x1, shortcuts and depthwise convs).
 - ``"3x3"``: every dense (groups 1) 3x3 convolution.

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..op_spec import parse_op
-from ..ops import get_op
+from ..op_spec import check_op, parse_op
 from ..policies import POLICIES
 from .cases import FORMS, layer_comparison, model_comparison
 from .records import format_table, verdict_lines, write_records
@@ -97,14 +96,9 @@ def _setup(args: argparse.Namespace) -> BenchSetup:
 
 def _check_ops(args: argparse.Namespace) -> None:
     """Fail before any timing on an unknown operator or a bad option (ValueError with its message)."""
-    geometry = (64, 64, 3)
-    if args.command == "layer":
-        geometry = (args.in_channels, args.out_channels, args.kernel_size)
+    geometry = (args.in_channels, args.out_channels, args.kernel_size) if args.command == "layer" else ()
     for op, options in getattr(args, "ops", []):
-        try:
-            get_op(op)(*geometry, **options, device="meta")
-        except TypeError as error:
-            raise ValueError(f"{op}: {error}") from None
+        check_op(op, options, *geometry)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -88,7 +88,7 @@ def layer_comparison(
 
 
 def model_comparison(
-    model_name: str,
+    model: str | Callable[[], nn.Module],
     ops: Sequence[tuple[str, dict[str, Any]]],
     *,
     policy: str | None = None,
@@ -97,41 +97,46 @@ def model_comparison(
     batch_size: int = 1,
     forms: Sequence[str] = FORMS,
     free_bound: bool = False,
+    label: str | None = None,
 ) -> Comparison:
     """The dense model against each operator's converted model, in each of ``forms``.
 
+    ``model``: a zoo or torchvision name, or a function returning a fresh dense model (e.g. a copy of
+    the one loaded in the lab; ``label`` then names it). Converted copies are made with ``convert``.
     ``free_bound``: also time the dense model with the first operator's replaced layers free
     (form ``"bound"``), the limit of any speed-up at that placement.
     """
-    candidates = [
-        Candidate(
-            f"{model_name} dense",
-            lambda: create_model(model_name, in_chans=in_chans).eval(),
-            "dense",
-            {"model": model_name, "op": "conv2d"},
-        )
-    ]
+    if isinstance(model, str):
+        label = label or model
+        name = model
+
+        def build_dense() -> nn.Module:
+            return create_model(name, in_chans=in_chans).eval()
+
+    else:
+        build_dense, label = model, label or "model"
+    candidates = [Candidate(f"{label} dense", build_dense, "dense", {"model": label, "op": "conv2d"})]
     for op, options in ops:
 
         def build_model(op=op, options=options) -> nn.Module:
-            return create_model(model_name, op=op, policy=policy, in_chans=in_chans, **options).eval()
+            return convert(build_dense(), op, policy=policy, inplace=True, **options).eval()
 
         for form in forms:
             build = build_model if form == "train" else (lambda b=build_model: deploy(b()))
             text = _options_text(options)
             candidates.append(
                 Candidate(
-                    f"{model_name} {op}({text}) {form}",
+                    f"{label} {op}({text}) {form}",
                     build,
                     form,
-                    {"model": model_name, "op": op, "options": text, "policy": policy or "paper"},
+                    {"model": label, "op": op, "options": text, "policy": policy or "paper"},
                 )
             )
     if free_bound and ops:
         op, options = ops[0]
 
         def build_bound() -> nn.Module:
-            dense = create_model(model_name, in_chans=in_chans).eval()
+            dense = build_dense()
             _, report = convert(dense, op, policy=policy, return_report=True, **options)
             for layer in report.replaced:
                 dense.set_submodule(layer.name, FreeLayer(dense.get_submodule(layer.name)))
@@ -139,11 +144,10 @@ def model_comparison(
 
         candidates.append(
             Candidate(
-                f"{model_name} dense, {op}'s layers free",
+                f"{label} dense, {op}'s layers free",
                 build_bound,
                 "bound",
-                {"model": model_name, "op": "conv2d", "policy": policy or "paper"},
+                {"model": label, "op": "conv2d", "policy": policy or "paper"},
             )
         )
-    name = f"{model_name} {size}x{size} b{batch_size}"
-    return Comparison(name, (batch_size, in_chans, size, size), tuple(candidates))
+    return Comparison(f"{label} {size}x{size} b{batch_size}", (batch_size, in_chans, size, size), tuple(candidates))

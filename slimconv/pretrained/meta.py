@@ -23,7 +23,7 @@ _REQUIRED = ("model", "op", "policy", "options", "num_classes", "in_chans", "res
 
 
 def deployed_macs(model: nn.Module, input_size: tuple[int, int, int]) -> int:
-    """Conv + linear MACs of one input through the model's deploy form (operators fused, OPERATORS.md)."""
+    """Conv + linear MACs of one input through the model's deploy form (operators fused, docs/operators.md)."""
     return count_macs(deploy_form(model), input_size)
 
 

@@ -16,33 +16,59 @@ def _converted(op: str, page: str, policy: str = "(as in the paper)") -> AppTest
 
 
 @pytest.mark.slow
-def test_benchmark_runs_and_reports_a_failed_candidate(zoo_env):
+def test_benchmark_checks_options_before_timing_then_runs(zoo_env):
     app = run_app("app_pages/benchmark.py")
     assert any("run the benchmark" in info.value for info in app.info)
     app.number_input(key="bench_in").set_value(8)
     app.number_input(key="bench_out").set_value(8)
     app.number_input(key="bench_size").set_value(8)
-    app.multiselect(key="bench_ops").set_value(["spconv", "hetconv"])
-    app.text_input(key="bench_options").set_value('{"hetconv": {"part": 3}}')  # 3 does not divide 8
+    app.text_input(key="bench_ops").set_value("spconv hetconv:part=3")  # 3 does not divide 8
     app.slider(key="bench_budget").set_value(5)
-    app.button[0].click().run()  # the form's submit button
-    assert not app.exception
+    app.button[0].click().run()
+    assert any("part=3 must divide" in shown(error.value) for error in app.error) and not app.dataframe
+    app.text_input(key="bench_ops").set_value("spconv hetconv:part=2")
+    app.button[0].click().run()
+    assert_clean(app)
     table = app.dataframe[0].value
-    assert list(table["label"])[0] == "conv2d" and len(table) == 5
-    assert table["error"].notna().sum() == 2  # hetconv, as trained and deployed
-    assert any("part=3 must divide" in shown(warning.value) for warning in app.warning)
-    measured = table[table["error"].isna()]
-    assert measured["median_ms"].gt(0).all() and (measured["ratio_low"] <= measured["ratio"]).all()
-    assert (measured["ratio"] <= measured["ratio_high"]).all() and measured["noisy"].isin([True, False]).all()
+    assert list(table["label"])[0] == "conv2d" and len(table) == 5 and table["error"].isna().all()
+    assert list(table["what"]) == ["baseline (dense)"] + ["training form (not what you deploy)",
+                                                          "deploy form (what you ship)"] * 2
+    assert (table["ratio_low"] <= table["ratio"]).all() and (table["ratio"] <= table["ratio_high"]).all()
+    assert table["median_ms"].gt(0).all() and table["noisy"].isin([True, False]).all()
+    noisy = set(table.loc[table["noisy"], "label"])
+    warned = " ".join(shown(w.value) for w in app.warning)
+    assert all(label in warned for label in noisy) and (("NOISY" in warned) == bool(noisy))
+    assert app.get("vega_lite_chart"), "the ratio chart is drawn"
     assert "Download benchmark (CSV)" in download_names(app)
 
 
-def test_benchmark_explains_bad_options(zoo_env):
+@pytest.mark.parametrize(
+    ("specs", "message"),
+    [("spconv:alpha", "must look like key=value"), ("nosuchop", "nosuchop"), ("spconv:beta=2", "beta"),
+     ("", "at least one")],
+)
+def test_benchmark_explains_bad_operator_specs(zoo_env, specs, message):
     app = run_app("app_pages/benchmark.py")
-    app.text_input(key="bench_options").set_value("{not json")
+    app.text_input(key="bench_ops").set_value(specs)
     app.button[0].click().run()
-    assert any("not valid JSON" in error.value for error in app.error)
-    assert not app.exception
+    assert any(message in shown(error.value) for error in app.error), [e.value for e in app.error]
+    assert not app.exception and not app.dataframe
+
+
+@pytest.mark.slow
+def test_benchmark_compares_the_sidebar_model_whole(zoo_env):
+    app = run_app("app_pages/benchmark.py")
+    app.radio(key="bench_scope").set_value("Whole model").run()
+    assert app.selectbox(key="bench_model").value.startswith("the sidebar's model (")
+    app.text_input(key="bench_ops").set_value("flgc:groups=4")
+    app.slider(key="bench_budget").set_value(5)
+    app.button[0].click().run()
+    assert_clean(app)
+    table = app.dataframe[0].value
+    assert table["label"].iloc[0].endswith(" dense") and len(table) == 3
+    deployed = table[table["what"] == "deploy form (what you ship)"].iloc[0]
+    assert deployed["macs"] < table["macs"].iloc[0]
+    assert deployed["ratio_low"] <= deployed["ratio"] <= deployed["ratio_high"]
 
 
 def test_spconv_page_on_a_dense_model_moves_with_alpha(zoo_env):

@@ -1,4 +1,4 @@
-"""Ghost, HetConv and OctConv: check values of OPERATORS.md, naive references, counts, options."""
+"""Ghost, HetConv and OctConv: check values of docs/operators.md, naive references, counts, options."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The zoo: check values of OPERATORS.md, torchvision builders, weights from files, offline errors."""
+"""The zoo: check values of docs/operators.md, torchvision builders, weights from files, offline errors."""
 
 from __future__ import annotations
 

@@ -65,6 +65,7 @@ def test_measure_latency_on_missing_cuda_says_so():
         slimconv.measure_latency(nn.Conv2d(3, 3, 1), (3, 4, 4), device="cuda")
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
 def test_measure_latency_on_cuda_records_peak_memory():
     result = slimconv.measure_latency(nn.Conv2d(3, 8, 3), (3, 64, 64), device="cuda", batch_size=4, min_run_time_s=0.05)

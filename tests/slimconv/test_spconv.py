@@ -43,7 +43,7 @@ def pool_by_windows(x: torch.Tensor, s: int) -> torch.Tensor:
 
 
 def spec_reference(layer: SPConv2d, x: torch.Tensor) -> torch.Tensor:
-    """Eval output straight from OPERATORS.md, in float64, from the layer's raw parameters."""
+    """Eval output straight from docs/operators.md, in float64, from the layer's raw parameters."""
     x = x.double()
     cr, s = len(layer.representative_channels), layer.stride
     pooled = pool_by_windows(x, s) if s > 1 else x
@@ -69,7 +69,7 @@ def spec_reference(layer: SPConv2d, x: torch.Tensor) -> torch.Tensor:
     return y
 
 
-# -- check values of OPERATORS.md ----------------------------------------------------------------
+# -- check values of docs/operators.md ----------------------------------------------------------------
 @pytest.mark.parametrize(
     ("alpha", "stride", "expected_params", "expected_macs"),
     [(0.5, 1, 13_632, 41_746_432), (0.5, 2, 13_632, 10_436_608), (0.25, 1, 9_024, 27_295_744)],
