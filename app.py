@@ -25,6 +25,7 @@ PAGES = {
     "Models": [
         st.Page("app_pages/attribution.py", title="Attribution", icon=":material/visibility:"),
         st.Page("app_pages/compare_models.py", title="Compare models", icon=":material/compare:"),
+        st.Page("app_pages/plan.py", title="Plan", icon=":material/checklist:"),
         st.Page("app_pages/train_demo.py", title="Train", icon=":material/model_training:"),
     ],
 }

@@ -64,8 +64,18 @@ from .pedconv_inspection import (
 )
 from .plan import KEEP, LayerProposal, SlimmingPlan, edit_plan, propose_plan
 from .plan_evidence import LayerEvidence, measure_evidence
-from .plan_outcome import Proportion, accuracy, layer_cka_to_original, predicted_classes, top1_agreement
+from .plan_outcome import (
+    PlanOutcome,
+    Proportion,
+    accuracy,
+    latency_comparison,
+    layer_cka_to_original,
+    plan_outcome,
+    predicted_classes,
+    top1_agreement,
+)
 from .report import RedundancyReport, redundancy_report
+from .samples import fashion_sample_names, has_sample_classes, sample_labels, sample_path
 from .scores import (
     LayerRedundancyScores,
     effective_rank,
@@ -104,6 +114,13 @@ __all__ = [
     "top1_agreement",
     "measure_evidence",
     "propose_plan",
+    "PlanOutcome",
+    "plan_outcome",
+    "latency_comparison",
+    "fashion_sample_names",
+    "has_sample_classes",
+    "sample_labels",
+    "sample_path",
     "METRICS",
     "AnalysisWarning",
     "AttributionAgreement",

@@ -104,7 +104,7 @@ class _Candidate:
     reason: str
 
 
-def _deploy_macs(model: nn.Module, input_size: tuple[int, ...]) -> int:
+def deploy_macs(model: nn.Module, input_size: tuple[int, ...]) -> int:
     """MACs of ``model``'s deploy form for one ``C x H x W`` input, counted on the meta device (no arithmetic)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NothingToDeployWarning)
@@ -114,7 +114,7 @@ def _deploy_macs(model: nn.Module, input_size: tuple[int, ...]) -> int:
 
 def _layer_cost(layer: nn.Module, conv: nn.Conv2d, input_size: tuple[int, int]) -> tuple[int, int]:
     """Trained-form parameters and deploy-form MACs of ``layer`` for one ``C x H x W`` input."""
-    return slimconv.count_params(layer), _deploy_macs(layer, (conv.in_channels, *input_size))
+    return slimconv.count_params(layer), deploy_macs(layer, (conv.in_channels, *input_size))
 
 
 def _built(conv: nn.Conv2d, op: str, options: dict[str, Any]) -> nn.Module:
@@ -210,7 +210,7 @@ def propose_plan(
         raise ValueError("target needs a budget: 'macs' or 'params'")
     evidence = measure_evidence(model, images, metric=metric, threshold=threshold, energy=energy)
     size = tuple(images.shape[1:])
-    macs_before = _deploy_macs(model, size)
+    macs_before = deploy_macs(model, size)
     params_before = slimconv.count_params(model)
     dense_costs = {e.name: _layer_cost(e.conv, e.conv, e.input_size) for e in evidence}
     options = {e.name: [c for c in _candidates(e, threshold, energy)  # a candidate must save something

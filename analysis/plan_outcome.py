@@ -1,8 +1,12 @@
 """What a slimming plan did to the model's predictions: top-1 agreement with the original, accuracy with a
-95% Wilson interval, and the CKA of each layer's output to the same layer of the original."""
+95% Wilson interval, and the CKA of each layer's output to the same layer of the original; and the comparison
+that times the planned model against the original with the measurement engine (:mod:`slimconv.bench`).
+
+:func:`plan_outcome` gathers them for the Plan page and the notebook it writes (the same numbers in both)."""
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,10 +14,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+import slimconv
 from slimconv._validate import nn_module
+from slimconv.bench import Candidate, Comparison
 
 from ._running import eval_mode, images_for, logits_of, run_model
 from .cka import cka_from_grams, layer_grams
+from .hooks import conv_layer_names
+from .plan import deploy_macs
 
 _Z95 = 1.959963984540054
 
@@ -75,3 +83,65 @@ def layer_cka_to_original(original: nn.Module, planned: nn.Module, images: torch
     grams_a = layer_grams(original, images, list(layer_names))
     grams_b = layer_grams(planned, images, list(layer_names))
     return {name: cka_from_grams(grams_a[name], grams_b[name], debiased=True) for name in layer_names}
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """The original and the planned model side by side on the same images: parameters (trained form) and MACs
+    (deploy form, one image), top-1 ``agreement``, ``accuracy_*`` (``None`` without labels) and
+    ``layer_cka`` (debiased linear CKA of every convolution's output to the original's, NaN where undefined)."""
+
+    params_before: int
+    params_after: int
+    macs_before: int
+    macs_after: int
+    agreement: Proportion
+    accuracy_before: Proportion | None
+    accuracy_after: Proportion | None
+    layer_cka: dict[str, float]
+
+    def to_rows(self) -> list[dict[str, object]]:
+        """``quantity``, ``original``, ``planned`` and ``planned / original`` per quantity, as text."""
+        rows = [{"quantity": "parameters", "original": f"{self.params_before:,}", "planned": f"{self.params_after:,}",
+                 "planned / original": f"{self.params_after / self.params_before:.3f}"},
+                {"quantity": "MACs per image (deploy form)", "original": f"{self.macs_before:,}",
+                 "planned": f"{self.macs_after:,}", "planned / original": f"{self.macs_after / self.macs_before:.3f}"},
+                {"quantity": "top-1 agreement with the original", "original": "100%", "planned": str(self.agreement),
+                 "planned / original": ""}]
+        if self.accuracy_before is not None and self.accuracy_after is not None:
+            rows.append({"quantity": "accuracy", "original": str(self.accuracy_before),
+                         "planned": str(self.accuracy_after), "planned / original":
+                         f"{self.accuracy_after.value / self.accuracy_before.value:.3f}"
+                         if self.accuracy_before.hits else ""})
+        return rows
+
+
+def plan_outcome(original: nn.Module, planned: nn.Module, images: torch.Tensor,
+                 labels: torch.Tensor | None = None) -> PlanOutcome:
+    """``planned`` (e.g. ``slimconv.convert(original, plan.mapping())``) against ``original`` on ``images``
+    (``B x C x H x W``, ``B >= 4`` for the CKA) with optional ``labels`` (``B`` long)."""
+    nn_module("original", original)
+    nn_module("planned", planned)
+    size = tuple(images.shape[1:])
+    before, after = predicted_classes(original, images), predicted_classes(planned, images)
+    return PlanOutcome(
+        params_before=slimconv.count_params(original), params_after=slimconv.count_params(planned),
+        macs_before=deploy_macs(original, size), macs_after=deploy_macs(planned, size),
+        agreement=top1_agreement(before, after),
+        accuracy_before=None if labels is None else accuracy(before, labels),
+        accuracy_after=None if labels is None else accuracy(after, labels),
+        layer_cka=layer_cka_to_original(original, planned, images, conv_layer_names(original)))
+
+
+def latency_comparison(original: nn.Module, planned: nn.Module, input_size: Sequence[int], *,
+                       batch_size: int = 8) -> Comparison:
+    """The deploy forms of ``original`` (the baseline) and ``planned`` for :func:`slimconv.bench.run_comparison`,
+    on ``batch_size`` inputs of ``input_size`` (``C x H x W``). Each is built as a copy: timing moves a module to
+    the bench's device and dtype, and the models given stay as they are."""
+    shape = (int(batch_size), *map(int, input_size))
+
+    def deployed(model: nn.Module):
+        return lambda: slimconv.deploy_form(copy.deepcopy(model)).eval()
+
+    return Comparison(f"plan b{batch_size}", shape, (Candidate("original", deployed(original), "dense"),
+                                                     Candidate("planned", deployed(planned), "deploy")))

@@ -1,0 +1,160 @@
+"""Plan: a per-layer slimming plan from measured redundancy, edited, applied by slimconv.convert and measured."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+import analysis
+import lab
+import slimconv
+from lab.plan import (
+    EDITABLE,
+    apply_plan,
+    changed_layers_table,
+    cka_table,
+    current_applied,
+    edited_plan,
+    plan_table,
+    proposal,
+)
+from lab.plan_run import can_finetune, finetune_of, finetune_planned, latency_of, measure_latency
+
+BUDGETS = {"MAC share": "macs", "parameter share": "params", "none (measured redundancy only)": None}
+
+st.title("Plan")
+st.markdown(
+    "**What you are looking at:** for every dense convolution of the model, the operator its measured redundancy "
+    "supports on the chosen images: SPConv's alpha from how many input channels are distinct, LinearConv's rank "
+    "from the filter spectrum, FLGC's groups from the weight energy a grouping keeps, or *keep* where the layer "
+    "is not redundant. *Risk* is what the change loses before any training (0: fully supported). A budget takes "
+    "the least risky changes first until the model reaches the target share. Edit the operator or its options "
+    "in the table, apply the plan, and see what it costs and saves, measured. **What to look for:** how close "
+    "the measured savings are to the predicted ones, whether the time saved follows the MACs, and how much of "
+    "the original's predictions the planned model keeps before (and after) a short fine-tune."
+)
+
+model = lab.current_model()
+images = lab.current_images()
+
+budget_column, target_column = st.columns(2)
+budget_label = budget_column.radio("Budget", list(BUDGETS), key="plan_budget", horizontal=True)
+budget = BUDGETS[budget_label]
+target = target_column.slider("Target share of the model", 0.3, 1.0, 0.7, 0.05, key="plan_target",
+                              disabled=budget is None, help="The planned model's MACs or parameters over the "
+                              "original's; the least risky changes are taken first until it is reached")
+if not lab.asked_for("plan_propose", "Propose a plan", help="One forward pass with hooks on every convolution, "
+                     "then each candidate operator built and counted"):
+    st.stop()
+with lab.user_errors("propose a plan"):
+    plan = proposal(model, images, budget, target if budget else None)
+
+st.subheader("Proposed plan")
+st.caption(f"Operators: keep, {', '.join(slimconv.list_ops())}. Options as key=value, comma-separated "
+           "(e.g. alpha=0.5 or variant=lowrank,rank=6). Params and MACs are the proposal's; the totals below "
+           "follow your edits.")
+table = plan_table(plan)
+edited = st.data_editor(
+    table, key=f"plan_editor_{model.key}_{budget}_{target}", hide_index=True, width="stretch",
+    disabled=[column for column in table.columns if column not in EDITABLE],
+    column_config={"op": st.column_config.SelectboxColumn("op", options=[analysis.KEEP, *slimconv.list_ops()],
+                                                          required=True),
+                   "options": st.column_config.TextColumn("options", help="key=value,key=value"),
+                   "reason": st.column_config.TextColumn("reason", width="large")})
+edit_error = None
+try:
+    plan = edited_plan(plan, model, edited)
+except ValueError as error:
+    edit_error = str(error)
+    st.error(lab.literal(f"This edit cannot be applied: {error}"))
+
+params_column, macs_column, changed_column = st.columns(3)
+params_column.metric("Predicted parameters", f"{plan.params_after:,}",
+                     f"{plan.params_after / plan.params_before - 1:+.1%}", delta_color="inverse")
+macs_column.metric("Predicted MACs per image", f"{plan.macs_after:,}",
+                   f"{plan.macs_after / plan.macs_before - 1:+.1%}", delta_color="inverse")
+changed_column.metric("Layers changed", f"{len(plan.changed)} of {len(plan.layers)}")
+
+if st.button("Apply the plan", key="plan_apply", type="primary", disabled=edit_error is not None):
+    with lab.user_errors("apply the plan"):
+        apply_plan(model, plan, images)
+applied = current_applied(model)
+if applied is None:
+    st.info("Apply the plan to convert the model and measure it against the original.")
+    st.stop()
+
+st.subheader("Before and after")
+if applied.plan.mapping() != plan.mapping():
+    st.warning("The table has changed since the plan below was applied: apply it again to measure your edits.")
+outcome = applied.outcome
+st.caption(f"Measured on {applied.evaluation}, without fine-tuning. Predicted: {applied.plan.params_after:,} "
+           f"parameters and {applied.plan.macs_after:,} MACs; measured below on the converted model.")
+before_column, after_column = st.columns(2)
+with before_column:
+    st.markdown(f"**Original** · {lab.literal(model.label)}")
+    st.metric("Parameters", f"{outcome.params_before:,}")
+    st.metric("MACs per image (deploy form)", f"{outcome.macs_before:,}")
+    if outcome.accuracy_before is not None:
+        st.metric("Accuracy", f"{outcome.accuracy_before.value:.1%}", help=str(outcome.accuracy_before))
+with after_column:
+    st.markdown(f"**Planned** · {len(applied.report.replaced)} layers replaced")
+    st.metric("Parameters", f"{outcome.params_after:,}", f"{outcome.params_after / outcome.params_before - 1:+.1%}",
+              delta_color="inverse")
+    st.metric("MACs per image (deploy form)", f"{outcome.macs_after:,}",
+              f"{outcome.macs_after / outcome.macs_before - 1:+.1%}", delta_color="inverse")
+    if outcome.accuracy_after is not None:
+        st.metric("Accuracy", f"{outcome.accuracy_after.value:.1%}", help=str(outcome.accuracy_after))
+lab.show_table(pd.DataFrame(outcome.to_rows()), "plan outcome")
+
+cka_column, layers_column = st.columns([3, 2])
+with cka_column:
+    st.caption("Debiased linear CKA of each convolution's output to the original's (1: the same representation "
+               "up to rotation and scale). Replaced layers in orange.")
+    cka = cka_table(outcome, applied.plan)
+    st.altair_chart(alt.Chart(cka).mark_bar().encode(
+        x=alt.X("layer:N", sort=None, axis=alt.Axis(labelAngle=-60)), y=alt.Y("CKA to the original:Q",
+                                                                               scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("replaced:N", scale=alt.Scale(range=["#4c78a8", "#f58518"]))), width="stretch")
+with layers_column:
+    lab.show_table(changed_layers_table(applied.report), "changed layers")
+
+st.subheader("Latency")
+latency_settings = st.columns(3)
+latency_budget = latency_settings[0].slider("Time budget (s)", 3, 30, 8, key="plan_latency_budget")
+batch_size = latency_settings[1].selectbox("Batch", [1, 8, 32], index=1, key="plan_latency_batch")
+if latency_settings[2].button("Time both models", key="plan_latency"):
+    with lab.user_errors("time the planned model"):
+        measure_latency(applied, model, latency_budget, batch_size)
+if (latency := latency_of(applied)) is not None:
+    measured_batch, row = latency
+    ratio_column, mac_column, share_column = st.columns(3)
+    ratio_column.metric("Time, planned / original", f"{row.ratio:.2f}",
+                        help=f"95% interval {row.ratio_low:.2f}-{row.ratio_high:.2f}, paired over {row.rounds} "
+                             "interleaved rounds")
+    mac_column.metric("MACs, planned / original (the ideal)", f"{row.mac_ratio:.2f}")
+    share_column.metric("Share of the ideal speed-up", f"{row.ideal_share:.0%}")
+    verdict = (f"Deploy forms, batch {measured_batch}, {model.device}: ratio {row.ratio:.2f} (95% interval "
+               f"{row.ratio_low:.2f}-{row.ratio_high:.2f}). {row.verdict}")
+    (st.warning if row.noisy else st.success)(lab.literal(verdict))
+
+st.subheader("Short fine-tune")
+if not can_finetune(model):
+    st.caption("Fine-tuning runs on Fashion-MNIST, for a model of its classes with 1 x 32 x 32 inputs (the zoo's).")
+    st.stop()
+tune_columns = st.columns(3)
+epochs = tune_columns[0].slider("Epochs", 1, 5, 1, key="plan_tune_epochs")
+subset = tune_columns[1].slider("Training images", 500, 5000, 1000, 500, key="plan_tune_subset")
+if tune_columns[2].button("Fine-tune the planned model", key="plan_tune"):
+    with lab.user_errors("fine-tune the planned model"):
+        finetune_planned(applied, model, epochs, subset)
+if (tuned := finetune_of(applied)) is not None:
+    result = tuned.outcome
+    st.caption(f"After {tuned.epochs} epoch(s) on {tuned.subset} Fashion-MNIST training images (Adam, the Train "
+               f"page's loop), measured on {applied.evaluation}.")
+    columns = st.columns(3)
+    if result.accuracy_after is not None and outcome.accuracy_after is not None:
+        columns[0].metric("Accuracy, fine-tuned", f"{result.accuracy_after.value:.1%}",
+                          f"{result.accuracy_after.value - outcome.accuracy_after.value:+.1%} over the plan untuned",
+                          help=str(result.accuracy_after))
+    columns[1].metric("Top-1 agreement with the original", f"{result.agreement.value:.1%}",
+                      f"{result.agreement.value - outcome.agreement.value:+.1%}", help=str(result.agreement))
+    columns[2].metric("Test accuracy in training (last epoch)", f"{tuned.history[-1]['test_accuracy']:.1%}")
