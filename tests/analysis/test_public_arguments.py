@@ -101,6 +101,21 @@ PLAN = (
     "tests.analysis.test_plan::test_an_edited_plan_predicts_again_and_convert_refuses_a_bad_entry",
 )
 
+NEW = "tests.analysis.test_arguments_ood_samples_outcome"
+OOD = (f"{NEW}::test_the_reference_reads_its_own_classes_as_near_and_a_far_point_as_far",
+       f"{NEW}::test_the_reference_refuses_a_class_without_images_and_features_of_another_width")
+PENULTIMATE = (f"{NEW}::test_penultimate_features_are_the_classifier_input",
+               f"{NEW}::test_penultimate_features_refuse_models_without_that_linear_layer")
+SAMPLES = (f"{NEW}::test_samples_are_files_labelled_by_their_class",
+           f"{NEW}::test_samples_refuse_names_that_are_not_bundled_and_photos_as_labelled_images")
+OUTCOME = (f"{NEW}::test_the_outcome_of_a_model_against_itself_and_a_smaller_one",
+           f"{NEW}::test_the_outcome_refuses_what_is_not_a_model_and_labels_of_another_length")
+LAYER_CHOICE = (
+    "tests.analysis.test_layer_choice::test_most_alike_layer_picks_the_copied_maps_and_says_why",
+    "tests.analysis.test_layer_choice::test_choosers_on_a_resnet_and_its_flgc_conversion",
+    "tests.analysis.test_layer_choice::test_no_plain_filters_is_a_clear_error",
+)
+
 COVERED: dict[str, tuple[str, ...]] = {
     "channel_similarity": (
         f"{SIMILARITY}::test_channel_similarity_is_a_bounded_c_by_c_summary",
@@ -222,6 +237,24 @@ COVERED: dict[str, tuple[str, ...]] = {
     "predicted_classes": PLAN,
     "propose_plan": PLAN,
     "top1_agreement": PLAN,
+    "OODReference": OOD,
+    "OODReading": OOD,
+    "fit_reference": OOD,
+    "penultimate_layer": PENULTIMATE,
+    "penultimate_features": PENULTIMATE,
+    "fashion_sample_names": SAMPLES,
+    "has_sample_classes": SAMPLES,
+    "sample_labels": SAMPLES,
+    "sample_path": SAMPLES,
+    "PlanOutcome": OUTCOME,
+    "plan_outcome": OUTCOME,
+    "latency_comparison": OUTCOME,
+    "LayerChoice": LAYER_CHOICE,
+    "most_alike_layer": LAYER_CHOICE,
+    "most_correlated_filters_layer": LAYER_CHOICE,
+    "most_uneven_flgc_layer": LAYER_CHOICE,
+    "most_alike_in_report": ("tests.analysis.test_layer_choice::test_most_alike_in_report_matches_the_forward_pass_chooser",),
+    "make_legible": (f"{FIGURES.replace('arguments_', '')}::test_make_legible_raises_small_text_for_the_displayed_width",),
 }
 
 _CONSTANT = "a constant, not a callable"
