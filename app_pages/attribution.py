@@ -5,12 +5,13 @@ import streamlit as st
 
 import analysis
 import lab
+from analysis.attribution.choices import METHODS
 from analysis.figures import attribution_comparison_figure, attribution_overlay_figure, importance_redundancy_figure
-from lab.attribution import METHODS, attributions, channel_importance, display_batch, occlusion_estimate_s
+from lab.attribution import attributions, channel_importance, display_batch, occlusion_estimate_s
 from lab.models import bundled_names, load_bundled
 
 st.title("Attribution")
-st.markdown(
+EXPLANATION = (
     "**What you are looking at:** heatmaps over each image of the pixels that drive its predicted class, by "
     "several captum methods (saliency, integrated gradients, Grad-CAM on a layer, occlusion); then each channel "
     "of a layer placed by its importance (the class score lost when it is ablated) against its redundancy (its "
@@ -18,6 +19,7 @@ st.markdown(
     "that agree on the object, redundant channels that matter less (a negative rank correlation), and whether "
     "an operator model looks at the same evidence as its dense counterpart."
 )
+st.markdown(EXPLANATION)
 
 model = lab.current_model()
 images = lab.current_images()
@@ -36,6 +38,7 @@ if "occlusion" in methods:
         estimate = occlusion_estimate_s(model, images)
     st.caption(f"Occlusion runs the model once per window position for each of the {len(images)} images: about "
                f"{estimate:.0f} s here (estimated from one timed forward pass).")
+lab.notebook_button("Attribution", EXPLANATION, model, images, {"methods": methods, "layer": layer})
 if lab.asked_for("attributions", "Compute attributions", help="Runs captum on every chosen image"):
     with lab.user_errors("compute the attributions"):
         results = [attributions(model, images, method, layer) for method in methods]

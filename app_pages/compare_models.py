@@ -11,13 +11,14 @@ LATENCY_KEY = "compare_latency"
 AUTOMATIC, DEBIASED, BIASED = "automatic (by image count)", "debiased", "biased"
 
 st.title("Compare models")
-st.markdown(
+EXPLANATION = (
     "**What you are looking at:** linear CKA (Kornblith et al., 2019) between the outputs of every layer of "
     "the current model (rows) and of a second model (columns) on the chosen images: 1 means the two layers "
     "represent the images the same way up to rotation and scale. Below, the zoo's recorded accuracy, "
     "parameters and MACs, with the latency measured here. **What to look for:** a bright diagonal means the "
     "operator model learned the same stages as the dense one; compare accuracy lost with MACs and time saved."
 )
+st.markdown(EXPLANATION)
 
 model = lab.current_model()
 images = lab.current_images()
@@ -38,6 +39,10 @@ elif other.input_size != model.input_size:
                            "input size."))
 elif lab.asked_for("compare_cka", "Compare every pair of layers",
                    help=f"One forward pass of each model on the {len(images)} images"):
+    if other.source is not None:
+        lab.notebook_button("Compare models", EXPLANATION, model, images,
+                            {"other": other.source, "debiased": debiased, "label": model.label,
+                             "other_label": other.label})
     with lab.user_errors(f"compare {model.label} with {other.label}"):
         cka_map = cka(model, other, images, debiased)
         lab.show_figure("cka", cka_figure, cka_map, model_a_name=model.label, model_b_name=other.label)

@@ -14,7 +14,7 @@ FLAT_FACTORS = 1e-4  # a spread below this (on sigmoid outputs) is no perturbati
 BARELY_ADAPTS = 5e-3  # a layer whose factors vary less than this over the images is nearly static
 
 st.title("Dynamic convolution (PEDConv)")
-st.markdown(
+EXPLANATION = (
     "**What you are looking at:** PEDConv keeps one shared weight per layer and perturbs it for each input: "
     "from the image's features it computes *gamma* (one factor per filter), *phi* (per input channel) and "
     "*psi* (over the k x k window), whose product rescales the shared weight. The bars show the factors for "
@@ -22,6 +22,7 @@ st.markdown(
     "across images mean the layer adapts its weight to the input; flat factors with no spread mean the "
     "dynamic part does little and a static convolution would do."
 )
+st.markdown(EXPLANATION)
 
 model = lab.current_model()
 images = lab.current_images()
@@ -49,6 +50,7 @@ with lab.user_errors(f"inspect PEDConv layer {layer}"):
         raise ValueError("it did not run in the forward pass, so it has no factors to show: the model skips it "
                          "in eval mode (an auxiliary head used only in training, for instance)")
 inspection = inspections[layer]
+lab.notebook_button("Dynamic convolution", EXPLANATION, model, images, {"layer": layer, "shown": shown})
 factors = (inspection.gamma, inspection.phi, inspection.psi)
 if all(float(f.max() - f.min()) < FLAT_FACTORS for f in factors):
     st.info(f"Every factor of {layer} has the same value ({float(inspection.gamma.flatten()[0]):.2f}) for every "

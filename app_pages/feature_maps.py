@@ -5,21 +5,22 @@ import streamlit as st
 import analysis
 import lab
 from analysis.figures import feature_map_grid_figure, ghost_pairs_figure, similarity_heatmap_figure
+from analysis.tables import ghost_pairs_table, redundancy_scores_table
 from lab.bounds import MAX_GRID_CHANNELS, shown_of
-from lab.tables import ghost_pairs_table, redundancy_scores_table
 
 DEFAULT_METRIC = "pearson"
 DEFAULT_THRESHOLD = 0.8  # where the zoo's stems show a visible share of alike pairs (0.9 shows almost none)
 MIN_IMAGES_ACROSS = 4
 
 st.title("Feature maps")
-st.markdown(
+EXPLANATION = (
     "**What you are looking at:** every output channel of one convolution for one image, drawn as one grid in "
     "cluster order, and how alike the channels are (the similarity heatmap, averaged over all chosen images). "
     "**What to look for:** bright blocks on the heatmap's diagonal are groups of channels that carry almost the "
     "same map; the ghost pairs show that one map of a pair is rebuilt from the other by a cheap affine or "
     "depthwise operation (R² near 1), which is what GhostNet and SPConv exploit."
 )
+st.markdown(EXPLANATION)
 
 model = lab.current_model()
 images = lab.current_images()
@@ -74,3 +75,6 @@ with figure_column:
     lab.show_figure("ghost pairs", ghost_pairs_figure, pairs, max_pairs=num_pairs, column_share=0.6)
 with table_column:
     lab.show_table(ghost_pairs_table(pairs), "ghost pairs")
+lab.notebook_button("Feature maps", EXPLANATION, model, images,
+                    {"layer": layer, "metric": metric, "threshold": threshold, "shown": shown, "pairs": num_pairs,
+                     "max_maps": MAX_GRID_CHANNELS})

@@ -11,13 +11,14 @@ from lab.trained_offer import offer_trained
 from slimconv import LinearConv2d
 
 st.title("Filters")
-st.markdown(
+EXPLANATION = (
     "**What you are looking at:** the weights of one convolution, each filter flattened to a vector. The "
     "correlation matrix shows which filters point the same way, the singular spectrum how many independent "
     "directions the filters really span, and the primaries curve how many filters (LinearConv's *primaries*) "
     "rebuild all the others as linear combinations. **What to look for:** a spectrum that drops fast and a "
     "primaries count well below the filter count mean the layer could be a LinearConv with fewer parameters."
 )
+st.markdown(EXPLANATION)
 
 model = lab.current_model()
 modules = dict(model.model.named_modules())
@@ -41,6 +42,7 @@ if isinstance(module, LinearConv2d):
     regulariser.metric("Correlation regulariser", f"{inspection.regulariser:.3g}")
     lab.show_figure("linearconv layer", linearconv_figure, inspection, layer_name=layer)
     lab.show_table(pd.DataFrame(inspection.coefficients.numpy()).add_prefix("primary "), "linearconv coefficients")
+    lab.notebook_button("Filters", EXPLANATION, model, lab.current_images(), {"layer": layer, "linearconv": True})
     st.stop()
 
 weight = getattr(module, "weight", None)
@@ -80,6 +82,8 @@ with table_column:
         "singular value": spectrum.singular_values.tolist(),
         "cumulative energy": spectrum.cumulative_energy.tolist(),
     }), "singular spectrum")
+lab.notebook_button("Filters", EXPLANATION, model, lab.current_images(),
+                    {"layer": layer, "r2_target": r2_target, "max_filters": MAX_HEATMAP_FILTERS})
 offer_trained("linearconv", intro="To see what a trained LinearConv layer learned (its primaries, the coefficients "
               "of its secondaries and its correlation regulariser), open the zoo's LinearConv model and pick one "
               "of its 3x3 layers.")

@@ -13,13 +13,14 @@ from slimconv import FLGConv2d
 from slimconv.bench import BenchSetup, layer_comparison
 
 st.title("FLGC groups")
-st.markdown(
+EXPLANATION = (
     "**What you are looking at:** a Fully Learnable Group Convolution (Wang et al., 2019) learns which input "
     "channels and which filters belong to each group; a filter only sees the channels of its group. The "
     "assignment matrices, the group sizes and the mask sorted by group (blocks on the diagonal) show the "
     "grouping the training found. **What to look for:** unbalanced groups and *dead* filters (in a group without "
     "channels), and whether the theoretical MAC saving of the deployed grouped layer shows up in measured time."
 )
+st.markdown(EXPLANATION)
 
 model = lab.current_model()
 modules = dict(model.model.named_modules())
@@ -60,6 +61,7 @@ lab.show_table(pd.DataFrame({
                           inspection.deployed_macs_per_position],
 }), "flgc costs")
 st.caption(f"Weights: {inspection.dense_params:,} dense, {inspection.grouped_params:,} kept by the grouping.")
+lab.notebook_button("FLGC groups", EXPLANATION, model, lab.current_images(), {"layer": layer})
 if st.button("Measure this layer against nn.Conv2d", key="flgc_measure"):
     flgc = modules[layer]
     side = int(lab.layer_input(model, lab.current_images(), layer).shape[-1])

@@ -12,7 +12,7 @@ from lab.honest_inputs import input_caption, model_view, ood_summary
 IMAGES_PER_ROW = 6
 
 st.title("Redundancy in convolutional networks")
-st.markdown(
+EXPLANATION = (
     "Many channels of a trained CNN layer produce **feature maps that look alike**, and many of its **filters "
     "are correlated**: the layer spends parameters and compute on information it already has. SPConv, "
     "LinearConv, FLGC and PEDConv start from this observation and make convolutions that compute the "
@@ -21,6 +21,7 @@ st.markdown(
     "each layer's output is. **What to look for:** layers where many channel pairs are alike (high shares, top "
     "panel) and whose effective rank is far below their channel count (bottom panel)."
 )
+st.markdown(EXPLANATION)
 
 model = lab.current_model()
 images = lab.current_images()
@@ -58,10 +59,13 @@ macs_column.metric("MACs per image", f"{profile.macs:,}")
 lab.show_table(pd.DataFrame(profile.rows()), "parameters and MACs per layer")
 
 st.subheader("Redundancy profile of the whole network")
-metric_column, threshold_column = st.columns(2)
+metric_column, threshold_column, notebook_column = st.columns([2, 2, 1])
 metric = metric_column.selectbox("Similarity metric", analysis.METRICS, key="overview_metric")
 threshold = threshold_column.slider("Alike when |similarity| is at least", 0.5, 0.99, 0.8, 0.01,
                                     key="overview_threshold")
+with notebook_column:
+    lab.notebook_button("Overview", EXPLANATION, model, images,
+                        {"metric": metric, "threshold": threshold, "label": model.label})
 if lab.asked_for("overview_profile", "Measure every layer", help="One forward pass with hooks on every convolution"):
     with lab.user_errors("measure the redundancy"):
         report = lab.network_report(model, images, metric, threshold)

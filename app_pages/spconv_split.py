@@ -6,13 +6,13 @@ import streamlit as st
 import analysis
 import lab
 from analysis.figures import spconv_figure, split_what_if_figure
+from analysis.tables import split_scores_table
 from lab.cached_results import spconv_inspection
-from lab.tables import split_scores_table
 from lab.trained_offer import offer_trained
 from slimconv import SPConv2d
 
 st.title("SPConv split")
-st.markdown(
+EXPLANATION = (
     "**What you are looking at:** SPConv (Zhang et al., 2020) splits a layer's input channels into a "
     "*representative* part, convolved with a full 3x3, and a *redundant* part, handled by a cheap 1x1; the two "
     "branch outputs are fused per output channel with weights beta and gamma computed from the image. For a "
@@ -20,6 +20,7 @@ st.markdown(
     "medoids by similarity. **What to look for:** how well the representatives rebuild the redundant channels "
     "(R² near 1: little is lost), and whether the similarity split keeps more than the positional one."
 )
+st.markdown(EXPLANATION)
 
 model = lab.current_model()
 images = lab.current_images()
@@ -66,3 +67,6 @@ with lab.user_errors(f"split the input of {dense_layer}"):
     what_if = analysis.split_what_if(lab.layer_input(model, images, dense_layer), alpha, metric=metric)
 lab.show_figure("split what-if", split_what_if_figure, what_if, layer_name=dense_layer)
 lab.show_table(split_scores_table(what_if), "split scores")
+lab.notebook_button("SPConv split", EXPLANATION, model, images,
+                    {"spconv_layer": layer if spconv_layers else None, "shown": shown if spconv_layers else 0,
+                     "dense_layer": dense_layer, "alpha": alpha, "metric": metric})

@@ -17,12 +17,14 @@ from .controls import asked_for, keep_widget_state, layer_picker
 from .errors import user_errors
 from .images import ImageItem
 from .models import PRETRAINED_DIR_VARIABLE, LoadedModel
+from .notebook import notebook_button
 from .outputs import show_figure, show_table
 from .selection import current_images, current_model, model_batch, trained_checkpoints
 from .sidebar import model_picker, render_sidebar
 from .text import literal
 
 __all__ = [
+    "notebook_button",
     "PRETRAINED_DIR_VARIABLE",
     "ImageItem",
     "LoadedModel",

@@ -10,6 +10,7 @@ import streamlit as st
 import torch
 
 import analysis
+from analysis.attribution.choices import attribution_method
 
 from .cached_results import MAX_CACHED_RESULTS, image_keys
 from .device_fallback import run_models
@@ -17,21 +18,9 @@ from .images import ImageItem
 from .models import LoadedModel
 from .selection import model_batch
 
-#: Method names as the app lists them; Grad-CAM needs a layer.
-METHODS = ("saliency", "integrated gradients", "Grad-CAM", "occlusion")
-
 
 def _method(name: str, model: LoadedModel, layer: str) -> analysis.AttributionMethod:
-    if name == "saliency":
-        return analysis.Saliency(model.model)
-    if name == "integrated gradients":
-        return analysis.IntegratedGradients(model.model, n_steps=16)
-    if name == "Grad-CAM":
-        return analysis.GradCAM(model.model, layer)
-    if name == "occlusion":
-        side = model.input_size[-1]
-        return analysis.Occlusion(model.model, window_px=max(side // 8, 2), stride_px=max(side // 16, 1))
-    raise ValueError(f"unknown attribution method {name!r}; choose one of {', '.join(METHODS)}")
+    return attribution_method(name, model.model, layer, model.input_size)
 
 
 @st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Computing attributions ...")

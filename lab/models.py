@@ -20,6 +20,8 @@ from PIL import Image
 from torch import nn
 
 import slimconv
+from analysis.notebooks import ModelSource
+from analysis.notebooks.source import CONVERSION_SEED
 from slimconv.pretrained import CheckpointMeta, convert_mode
 from slimconv.weight_files import (
     check_size,
@@ -45,7 +47,8 @@ class LoadedModel:
     """A model ready for the views: ``preprocess`` turns a PIL image into a ``1 x C x H x W`` batch.
 
     ``key`` identifies the choice (source, name, weights, operator, device) for the caches;
-    ``meta`` is the checkpoint's metadata (``None`` for torchvision models).
+    ``meta`` is the checkpoint's metadata (``None`` for torchvision models); ``source`` how it was built,
+    for the notebooks the pages write.
     """
 
     key: str
@@ -56,6 +59,7 @@ class LoadedModel:
     input_size: tuple[int, int, int]
     device: str
     meta: CheckpointMeta | None = None
+    source: ModelSource | None = None
 
 
 def pretrained_folder() -> Path | None:
@@ -68,16 +72,18 @@ def bundled_names() -> list[str]:
     return slimconv.list_pretrained(pretrained_folder())
 
 
-def _from_checkpoint(handle: slimconv.Pretrained, key: str, label: str, device: str) -> LoadedModel:
+def _from_checkpoint(handle: slimconv.Pretrained, key: str, label: str, device: str,
+                     source: ModelSource) -> LoadedModel:
     return LoadedModel(key=key, label=label, model=handle.model.to(device).eval(), preprocess=handle.preprocess,
-                       classes=handle.classes, input_size=handle.meta.input_size, device=device, meta=handle.meta)
+                       classes=handle.classes, input_size=handle.meta.input_size, device=device, meta=handle.meta,
+                       source=source)
 
 
 @st.cache_resource(max_entries=MAX_CACHED_MODELS, show_spinner="Loading the model ...")
 def load_bundled(name: str, device: str) -> LoadedModel:
     """A checkpoint of the zoo (or of ``$SLIMCONV_PRETRAINED_DIR``) on ``device``."""
     handle = slimconv.load_pretrained(name, pretrained_folder())
-    return _from_checkpoint(handle, f"zoo:{name}:{device}", name, device)
+    return _from_checkpoint(handle, f"zoo:{name}:{device}", name, device, ModelSource("zoo", name))
 
 
 @st.cache_resource(max_entries=MAX_CACHED_MODELS, show_spinner="Loading the checkpoint ...")
@@ -87,7 +93,8 @@ def load_uploaded_checkpoint(file_name: str, digest: str, _data: bytes, device: 
     upload.name = file_name  # for the messages of a bad file
     with _UPLOAD_SLOT:
         handle = slimconv.load_checkpoint(upload)
-    return _from_checkpoint(handle, f"upload:{digest}:{device}", file_name, device)
+    return _from_checkpoint(handle, f"upload:{digest}:{device}", file_name, device,
+                            ModelSource("checkpoint", path=file_name))
 
 
 @st.cache_resource(max_entries=MAX_CACHED_MODELS, show_spinner="Loading the trained model ...")
@@ -95,7 +102,8 @@ def load_checkpoint_file(path: str, label: str, modified_ns: int, device: str) -
     """A checkpoint file on this machine (e.g. one the Train page wrote); ``modified_ns`` (its
     modification time) keys the cache, so a file rewritten by a later epoch is loaded again."""
     handle = slimconv.load_checkpoint(path)
-    return _from_checkpoint(handle, f"file:{path}:{modified_ns}:{device}", label, device)
+    return _from_checkpoint(handle, f"file:{path}:{modified_ns}:{device}", label, device,
+                            ModelSource("checkpoint", path=path))
 
 
 class TorchvisionPreprocess:
@@ -123,8 +131,11 @@ def _torchvision_model(name: str, weights: str | Path | dict[str, torch.Tensor],
     else:
         model = slimconv.create_model(name, weights=weights)
     crop = int(enum.transforms().crop_size[0])
+    source_of = ModelSource("torchvision-file", name, path=source) if isinstance(weights, dict) else \
+        ModelSource("torchvision", name)
     return LoadedModel(key=key, label=name, model=model.to(device).eval(), preprocess=TorchvisionPreprocess(enum),
-                       classes=tuple(enum.meta["categories"]), input_size=(3, crop, crop), device=device)
+                       classes=tuple(enum.meta["categories"]), input_size=(3, crop, crop), device=device,
+                       source=source_of)
 
 
 @st.cache_resource(max_entries=MAX_CACHED_MODELS, show_spinner="Building the model ...")
@@ -144,7 +155,8 @@ def load_torchvision_random(name: str, device: str) -> LoadedModel:
     crop = int(enum.transforms().crop_size[0])
     return LoadedModel(key=f"torchvision-random:{name}:{device}", label=f"{name} (random weights)",
                        model=model.to(device).eval(), preprocess=TorchvisionPreprocess(enum),
-                       classes=tuple(enum.meta["categories"]), input_size=(3, crop, crop), device=device)
+                       classes=tuple(enum.meta["categories"]), input_size=(3, crop, crop), device=device,
+                       source=ModelSource("torchvision-random", name))
 
 
 @st.cache_resource(max_entries=MAX_CACHED_MODELS, show_spinner="Loading the weights file ...")
@@ -168,11 +180,15 @@ def load_torchvision_file(name: str, digest: str, file_name: str, _data: bytes, 
 @st.cache_resource(max_entries=MAX_CACHED_MODELS, show_spinner="Converting the model ...")
 def load_converted(_base: LoadedModel, base_key: str, op: str, policy: str | None) -> LoadedModel:
     """``_base`` with the convolutions that ``policy`` selects (``None``: the paper's placement) replaced by
-    operator ``op``, on a copy (``_base`` is untouched)."""
-    model = slimconv.convert(_base.model, op, policy=policy).eval()
+    operator ``op``, on a copy (``_base`` is untouched). New layers are drawn from seed
+    :data:`~analysis.notebooks.source.CONVERSION_SEED`: the same model on every load, and in the notebooks."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(CONVERSION_SEED)
+        model = slimconv.convert(_base.model, op, policy=policy).eval()
     return LoadedModel(key=f"{base_key}+{op}:{policy}", label=f"{_base.label} -> {op}", model=model,
                        preprocess=_base.preprocess, classes=_base.classes, input_size=_base.input_size,
-                       device=_base.device, meta=None)
+                       device=_base.device, meta=None,
+                       source=None if _base.source is None else _base.source.converted(op, policy))
 
 
 def available_devices() -> list[str]:

@@ -129,7 +129,9 @@ def screenshot_whole_page(page, path: Path) -> None:
 
 def pick(page, label: str, option: str) -> None:
     """Pick ``option`` in the selectbox labelled ``label`` (the rerun it starts is not awaited)."""
-    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    box.scroll_into_view_if_needed()  # at the sidebar's bottom edge the list would open out of sight, unclickable
+    box.click()
     page.get_by_role("option", name=option, exact=True).click()
 
 

@@ -1,4 +1,4 @@
-"""Analysis results as the tables the pages show (and offer as CSV)."""
+"""Analysis results as the tables the pages show (and offer as CSV) and the notebooks they write print."""
 
 from __future__ import annotations
 
