@@ -75,7 +75,7 @@ from .plan_outcome import (
     top1_agreement,
 )
 from .report import RedundancyReport, redundancy_report
-from .samples import fashion_sample_names, has_sample_classes, sample_labels, sample_path
+from .samples import PHOTO_SAMPLES, fashion_sample_names, has_sample_classes, sample_labels, sample_path
 from .scores import (
     LayerRedundancyScores,
     effective_rank,
@@ -118,6 +118,7 @@ __all__ = [
     "plan_outcome",
     "latency_comparison",
     "fashion_sample_names",
+    "PHOTO_SAMPLES",
     "has_sample_classes",
     "sample_labels",
     "sample_path",

@@ -7,20 +7,14 @@ across images (CKA, similarity over images) and one photo, which the zoo's model
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 
 import streamlit as st
 from PIL import Image
 
-from analysis import load_image
+from analysis import PHOTO_SAMPLES, fashion_sample_names, load_image, sample_path
 
-FASHION_SAMPLES_PACKAGE = "slimconv.models"
-FASHION_SAMPLES_FOLDER = ("samples", "fashion-mnist")
-PHOTO_SAMPLES = ("china.jpg", "flower.jpg")
 #: Fashion-MNIST images in the default set: CKA and similarity across images need at least 16 samples.
 DEFAULT_FASHION_COUNT = 16
 #: The photo of the default set: out of the zoo's distribution, so the pages' out-of-distribution note shows.
@@ -49,11 +43,6 @@ def decode_image(name: str, data: bytes) -> ImageItem:
     return ImageItem(name=name, image=load_image(upload), key=_digest(data))
 
 
-def fashion_sample_names() -> list[str]:
-    folder = resources.files(FASHION_SAMPLES_PACKAGE).joinpath(*FASHION_SAMPLES_FOLDER)
-    return sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".png"))
-
-
 def default_sample_names() -> list[str]:
     """The default set: :data:`DEFAULT_FASHION_COUNT` Fashion-MNIST test images taken round-robin over the
     classes (each class once before any twice), then :data:`DEFAULT_PHOTO`."""
@@ -72,18 +61,7 @@ def sample_names() -> list[str]:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _sample_bytes(name: str) -> bytes:
-    if name in PHOTO_SAMPLES:
-        return _sklearn_photo_path(name).read_bytes()
-    return resources.files(FASHION_SAMPLES_PACKAGE).joinpath(*FASHION_SAMPLES_FOLDER, name).read_bytes()
-
-
-def _sklearn_photo_path(name: str) -> Path:
-    """scikit-learn's sample photo ``name`` read from its package folder: importing ``sklearn.datasets``
-    (scipy and more) would cost about a second of the app's cold start for one JPEG file."""
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or spec.origin is None:
-        raise ValueError(f"{name} is one of scikit-learn's sample photos, and scikit-learn is not installed")
-    return Path(spec.origin).parent / "datasets" / "images" / name
+    return sample_path(name).read_bytes()
 
 
 def load_sample(name: str) -> ImageItem:

@@ -253,8 +253,10 @@ COVERED: dict[str, tuple[str, ...]] = {
     "most_alike_layer": LAYER_CHOICE,
     "most_correlated_filters_layer": LAYER_CHOICE,
     "most_uneven_flgc_layer": LAYER_CHOICE,
-    "most_alike_in_report": ("tests.analysis.test_layer_choice::test_most_alike_in_report_matches_the_forward_pass_chooser",),
-    "make_legible": (f"{FIGURES.replace('arguments_', '')}::test_make_legible_raises_small_text_for_the_displayed_width",),
+    "most_alike_in_report": (
+        "tests.analysis.test_layer_choice::test_most_alike_in_report_matches_the_forward_pass_chooser",),
+    "make_legible": (
+        f"{FIGURES.replace('arguments_', '')}::test_make_legible_raises_small_text_for_the_displayed_width",),
 }
 
 _CONSTANT = "a constant, not a callable"
@@ -262,6 +264,7 @@ _RESULT = "a result dataclass that analysis builds from checked arguments; no me
 EXEMPT: dict[str, str] = {
     "DEFAULT_MAX_VALUES_PER_IMAGE": _CONSTANT,
     "METRICS": _CONSTANT,
+    "PHOTO_SAMPLES": _CONSTANT,
     "ImageLoadError": "an exception class: raised, never called with user input",
     "AnalysisWarning": "a warning class: issued, never called with user input",
     "AttributionMethod": "the abstract base of the four methods; its attribute() is tested through each of them",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -74,6 +75,18 @@ def streamlit_server(environment: dict[str, str], log: Path) -> Iterator[str]:
             server.kill()
 
 
+def as_shown(name: str) -> re.Pattern:
+    """A pattern for ``name`` as the page shows a name from a file: ``lab.literal`` puts invisible word joiners
+    (U+2060) before ``.`` and ``@`` and after ``:`` against automatic links, so an exact string would not match."""
+    joined = {".": "\u2060?\\.", ":": ":\u2060?", "@": "\u2060?@"}
+    return re.compile("".join(joined.get(character, re.escape(character)) for character in name))
+
+
+def visible(text: str) -> str:
+    """``text`` read from the page without the invisible word joiners of ``as_shown``."""
+    return text.replace("\u2060", "")
+
+
 def wait_until_idle(page, *, run_started: bool = False) -> None:
     """Wait until the script run that the last action started has finished: ``stApp``'s
     ``data-test-script-state`` goes ``running`` -> ``notRunning``. With ``run_started`` (the caller saw
@@ -89,12 +102,12 @@ def wait_until_idle(page, *, run_started: bool = False) -> None:
 
 
 def exception_texts(page) -> list[str]:
-    return [box.inner_text() for box in page.query_selector_all('[data-testid="stException"]')]
+    return [visible(box.inner_text()) for box in page.query_selector_all('[data-testid="stException"]')]
 
 
 def error_texts(page) -> list[str]:
     """The ``st.error`` boxes on the page."""
-    return [box.inner_text() for box in page.query_selector_all('[data-testid="stAlertContentError"]')]
+    return [visible(box.inner_text()) for box in page.query_selector_all('[data-testid="stAlertContentError"]')]
 
 
 def click_page(page, label: str) -> None:

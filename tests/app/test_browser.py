@@ -13,6 +13,7 @@ from lab import PRETRAINED_DIR_VARIABLE
 from tests.app.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    as_shown,
     choose,
     exception_texts,
     open_page,
@@ -101,7 +102,7 @@ def test_every_page_in_chromium(test_zoo, tmp_path):
         sidebar = page.get_by_test_id("stSidebar")
         sidebar.get_by_text("Upload", exact=True).click()
         sidebar.locator('input[type="file"]').last.set_input_files(str(SAMPLE_UPLOAD))
-        page.get_by_text(SAMPLE_UPLOAD.name).first.wait_for(timeout=60_000)
+        page.get_by_text(as_shown(SAMPLE_UPLOAD.name)).first.wait_for(timeout=60_000)
         wait_until_idle(page)
         _check_and_shoot(page, "overview_uploaded_image", shots)
         browser.close()

@@ -17,6 +17,7 @@ from tests.app.browser import (
     playwright_or_skip,
     screenshot_whole_page,
     streamlit_server,
+    visible,
     wait_until_idle,
 )
 
@@ -42,7 +43,7 @@ def test_the_ood_note_names_the_photo_only_and_pages_open_in_time(tmp_path):
         wait_until_idle(page, run_started=True)
         page.get_by_text("far from what it was trained on").wait_for(timeout=60_000)
         log.append(f"cold start: {time.perf_counter() - started:.2f} s")
-        notes = page.locator('[data-testid="stAlertContentWarning"]').all_inner_texts()
+        notes = [visible(note) for note in page.locator('[data-testid="stAlertContentWarning"]').all_inner_texts()]
         screenshot_whole_page(page, tmp_path / "overview.png")
         far = [note for note in notes if "far from what it was trained on" in note]
         assert len(far) == 1 and "flower.jpg" in far[0] and "10 kinds of clothing at 28x28 in grey" in far[0], notes

@@ -26,12 +26,14 @@ from tests.app.browser import (
     CHROMIUM_ARGS,
     REPOSITORY,
     RUN_TIMEOUT_MS,
+    as_shown,
     click_page,
     error_texts,
     exception_texts,
     pick,
     playwright_or_skip,
     streamlit_server,
+    visible,
     wait_for_page,
     wait_until_idle,
 )
@@ -95,7 +97,7 @@ def _assert_own_model_and_images(page, session: Session, fingerprint: str, when:
     caption = _model_caption(page).inner_text()
     assert caption.startswith(session.checkpoint + " ·"), (when, caption)
     assert _diagnostics(page) == (fingerprint, 0), f"{session.checkpoint} {when}"
-    shown = page.get_by_test_id("stMain").inner_text()
+    shown = visible(page.get_by_test_id("stMain").inner_text())
     others = [name for other in SESSIONS if other is not session for name in other.images]
     assert all(name in shown for name in session.images), (session.checkpoint, when, shown)
     assert not [name for name in others if name in shown], (session.checkpoint, when, shown)
@@ -128,7 +130,7 @@ def _choose_model_and_images(session: Session, page) -> None:
 
 def _wait_for_model_and_images(session: Session, page) -> None:
     _model_caption(page).filter(has_text=session.checkpoint).wait_for(timeout=RUN_TIMEOUT_MS)
-    page.get_by_test_id("stMain").get_by_text(session.images[-1]).first.wait_for(timeout=RUN_TIMEOUT_MS)
+    page.get_by_test_id("stMain").get_by_text(as_shown(session.images[-1])).first.wait_for(timeout=RUN_TIMEOUT_MS)
     wait_until_idle(page, run_started=True)
 
 

@@ -180,7 +180,8 @@ COVERED: dict[str, tuple[str, ...]] = {
     "load_pretrained": (f"{PRETRAINED}::test_load_pretrained_rejects_names_it_does_not_bundle", REFUSALS),
     "build_model": (f"{CHECKPOINT}::test_operator_checkpoint_is_rebuilt_with_its_options", REFUSALS),
     "write_atomically": (REFUSALS,),
-    "placement_note": ("tests.analysis.test_layer_choice::test_placement_note_says_where_flgc_goes_without_projections",),
+    "placement_note": (
+        "tests.analysis.test_layer_choice::test_placement_note_says_where_flgc_goes_without_projections",),
 }
 
 _CONSTANT = "a constant, not a callable"
