@@ -23,6 +23,8 @@ class SlimConv2d(nn.Module):
 
     op_name: ClassVar[str] = ""
     supports_groups: ClassVar[bool] = False
+    #: True where ``from_conv`` carries nothing of the dense layer over (the layer must be trained).
+    starts_untrained: ClassVar[bool] = False
 
     def __init__(
         self,

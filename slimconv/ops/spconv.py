@@ -81,6 +81,8 @@ class SPConv2d(SlimConv2d):
             loads with that bias folded into both BN shifts: the same function.
     """
 
+    starts_untrained = True  # see _inherit_dense_weights
+
     def __init__(
         self,
         in_channels: int,
