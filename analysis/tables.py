@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 import analysis
+import slimconv
 
 
 def redundancy_scores_table(maps: torch.Tensor, scores: analysis.LayerRedundancyScores, image_names: Sequence[str],
@@ -39,3 +40,17 @@ def split_scores_table(what_if: analysis.SplitWhatIf) -> pd.DataFrame:
          "mean best single-channel R2": float(score.best_single_r2.mean())}
         for score in (what_if.positional, what_if.by_similarity)
     ])
+
+
+def replaced_layers_table(report: slimconv.ConvertReport) -> pd.DataFrame:
+    """Every layer ``convert`` replaced: what it was, what it is now, and its parameters before and after."""
+    return pd.DataFrame([{"layer": layer.name, "was": layer.before, "now": layer.after,
+                          "params before": layer.params_before, "params after": layer.params_after}
+                         for layer in report.replaced])
+
+
+def plan_cka_table(outcome: analysis.PlanOutcome, plan: analysis.SlimmingPlan) -> pd.DataFrame:
+    """Each convolution's CKA to the original's output, and whether the plan replaced it."""
+    changed = {p.name for p in plan.changed}
+    return pd.DataFrame({"layer": list(outcome.layer_cka), "CKA to the original": list(outcome.layer_cka.values()),
+                         "replaced": [name in changed for name in outcome.layer_cka]})

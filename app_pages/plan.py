@@ -7,22 +7,27 @@ import streamlit as st
 import analysis
 import lab
 import slimconv
+from analysis.tables import plan_cka_table, replaced_layers_table
 from lab.plan import (
     EDITABLE,
     apply_plan,
-    changed_layers_table,
-    cka_table,
     current_applied,
     edited_plan,
+    evaluation_kind,
+    hand_edits,
     plan_table,
     proposal,
 )
-from lab.plan_run import can_finetune, finetune_of, finetune_planned, latency_of, measure_latency
+from lab.plan_run import BLOCK_TIME_S, can_finetune, finetune_of, finetune_planned, latency_of, measure_latency
 
 BUDGETS = {"MAC share": "macs", "parameter share": "params", "none (measured redundancy only)": None}
+LATENCY_BUDGET_S, LATENCY_BATCH, LATENCY_BATCHES = 8, 8, [1, 8, 32]
+# 3 epochs of 2000 images (~40 s on 2 CPU cores) is where the untrained SPConv layers of the default plan first
+# recover visibly (about 60-70% from 10%); 1 epoch of 1000 images recovers nothing.
+TUNE_EPOCHS, TUNE_SUBSET = 3, 2000
 
 st.title("Plan")
-st.markdown(
+EXPLANATION = (
     "**What you are looking at:** for every dense convolution of the model, the operator its measured redundancy "
     "supports on the chosen images: SPConv's alpha from how many input channels are distinct, LinearConv's rank "
     "from the filter spectrum, FLGC's groups from the weight energy a grouping keeps, or *keep* where the layer "
@@ -33,6 +38,7 @@ st.markdown(
     "the measured savings are to the predicted ones, whether the time saved follows the MACs, and how much of "
     "the original's predictions the planned model keeps before (and after) a short fine-tune."
 )
+st.markdown(EXPLANATION)
 
 model = lab.current_model()
 images = lab.current_images()
@@ -47,13 +53,14 @@ if not lab.asked_for("plan_propose", "Propose a plan", help="One forward pass wi
                      "then each candidate operator built and counted"):
     st.stop()
 with lab.user_errors("propose a plan"):
-    plan = proposal(model, images, budget, target if budget else None)
+    proposed = proposal(model, images, budget, target if budget else None)
+plan = proposed
 
 st.subheader("Proposed plan")
 st.caption(f"Operators: keep, {', '.join(slimconv.list_ops())}. Options as key=value, comma-separated "
            "(e.g. alpha=0.5 or variant=lowrank,rank=6). Params and MACs are the proposal's; the totals below "
            "follow your edits.")
-table = plan_table(plan)
+table = plan_table(proposed)
 edited = st.data_editor(
     table, key=f"plan_editor_{model.key}_{budget}_{target}", hide_index=True, width="stretch",
     disabled=[column for column in table.columns if column not in EDITABLE],
@@ -63,7 +70,7 @@ edited = st.data_editor(
                    "reason": st.column_config.TextColumn("reason", width="large")})
 edit_error = None
 try:
-    plan = edited_plan(plan, model, edited)
+    plan = edited_plan(proposed, model, edited)
 except ValueError as error:
     edit_error = str(error)
     st.error(lab.literal(f"This edit cannot be applied: {error}"))
@@ -78,7 +85,22 @@ changed_column.metric("Layers changed", f"{len(plan.changed)} of {len(plan.layer
 if not plan.changed:
     st.info("The plan keeps every layer, so there is nothing to apply: lower the target share, choose a budget, "
             "or set an operator in the table.")
-if st.button("Apply the plan", key="plan_apply", type="primary", disabled=edit_error is not None or not plan.changed):
+apply_column, notebook_column = st.columns([3, 1])
+if edit_error is None:
+    with notebook_column:
+        lab.notebook_button("Plan", EXPLANATION, model, images, {
+            "budget": budget, "target": target if budget else None, "edits": hand_edits(proposed, plan),
+            "changed": bool(plan.changed),
+            "evaluation": evaluation_kind(model),
+            "latency": {"batch": st.session_state.get("plan_latency_batch", LATENCY_BATCH),
+                        "budget_s": st.session_state.get("plan_latency_budget", LATENCY_BUDGET_S),
+                        "block_time_s": BLOCK_TIME_S},
+            "finetune": {"epochs": st.session_state.get("plan_tune_epochs", TUNE_EPOCHS),
+                         "subset": st.session_state.get("plan_tune_subset", TUNE_SUBSET)}
+            if can_finetune(model) else None,
+        })
+if apply_column.button("Apply the plan", key="plan_apply", type="primary",
+                       disabled=edit_error is not None or not plan.changed):
     with lab.user_errors("apply the plan"):
         apply_plan(model, plan, images)
 applied = current_applied(model)
@@ -118,18 +140,19 @@ cka_column, layers_column = st.columns([3, 2])
 with cka_column:
     st.caption("Debiased linear CKA of each convolution's output to the original's (1: the same representation "
                "up to rotation and scale). Replaced layers in orange.")
-    cka = cka_table(outcome, applied.plan)
+    cka = plan_cka_table(outcome, applied.plan)
     st.altair_chart(alt.Chart(cka).mark_bar().encode(
         x=alt.X("layer:N", sort=None, axis=alt.Axis(labelAngle=-60)), y=alt.Y("CKA to the original:Q",
                                                                                scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("replaced:N", scale=alt.Scale(range=["#4c78a8", "#f58518"]))), width="stretch")
 with layers_column:
-    lab.show_table(changed_layers_table(applied.report), "changed layers")
+    lab.show_table(replaced_layers_table(applied.report), "changed layers")
 
 st.subheader("Latency")
 latency_settings = st.columns(3)
-latency_budget = latency_settings[0].slider("Time budget (s)", 3, 30, 8, key="plan_latency_budget")
-batch_size = latency_settings[1].selectbox("Batch", [1, 8, 32], index=1, key="plan_latency_batch")
+latency_budget = latency_settings[0].slider("Time budget (s)", 3, 30, LATENCY_BUDGET_S, key="plan_latency_budget")
+batch_size = latency_settings[1].selectbox("Batch", LATENCY_BATCHES, index=LATENCY_BATCHES.index(LATENCY_BATCH),
+                                            key="plan_latency_batch")
 if latency_settings[2].button("Time both models", key="plan_latency"):
     with lab.user_errors("time the planned model"):
         measure_latency(applied, model, latency_budget, batch_size)
@@ -152,10 +175,8 @@ if not can_finetune(model):
     st.caption("Fine-tuning runs on Fashion-MNIST, for a model of its classes with 1 x 32 x 32 inputs (the zoo's).")
     st.stop()
 tune_columns = st.columns(3)
-# 3 epochs of 2000 images (~40 s on 2 CPU cores) is where the untrained SPConv layers of the default plan first
-# recover visibly (about 60-70% from 10%); 1 epoch of 1000 images recovers nothing.
-epochs = tune_columns[0].slider("Epochs", 1, 5, 3, key="plan_tune_epochs")
-subset = tune_columns[1].slider("Training images", 500, 5000, 2000, 500, key="plan_tune_subset")
+epochs = tune_columns[0].slider("Epochs", 1, 5, TUNE_EPOCHS, key="plan_tune_epochs")
+subset = tune_columns[1].slider("Training images", 500, 5000, TUNE_SUBSET, 500, key="plan_tune_subset")
 if tune_columns[2].button("Fine-tune the planned model", key="plan_tune"):
     with lab.user_errors("fine-tune the planned model"):
         finetune_planned(applied, model, epochs, subset)

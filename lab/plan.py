@@ -89,11 +89,23 @@ def edited_plan(plan: analysis.SlimmingPlan, model: LoadedModel, table: pd.DataF
     return analysis.edit_plan(plan, model.model, choices)
 
 
+def hand_edits(proposed: analysis.SlimmingPlan, plan: analysis.SlimmingPlan) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The layers where ``plan`` (edited from ``proposed``) differs: name -> (operator or ``"keep"``, options)."""
+    return {mine.name: (mine.op, dict(mine.options)) for mine, theirs in zip(plan.layers, proposed.layers, strict=True)
+            if (mine.op, mine.options) != (theirs.op, theirs.options)}
+
+
+def evaluation_kind(model: LoadedModel) -> str:
+    """``"fashion"``: the outcome is measured on the bundled Fashion-MNIST test images (labelled), for a model of
+    those classes and grey inputs; ``"images"``: on the sidebar's images."""
+    return "fashion" if analysis.has_sample_classes(model.classes) and tuple(model.input_size)[0] == 1 else "images"
+
+
 def evaluation_set(model: LoadedModel, images: Sequence[ImageItem]) -> tuple[list[ImageItem], torch.Tensor | None,
                                                                              str]:
     """The images the outcome is measured on, their labels and a sentence saying which they are: the bundled
     Fashion-MNIST test images (labelled) for a model of those classes, else ``images`` (no labels)."""
-    if analysis.has_sample_classes(model.classes) and tuple(model.input_size)[0] == 1:
+    if evaluation_kind(model) == "fashion":
         names = analysis.fashion_sample_names()
         return ([load_sample(name) for name in names], analysis.sample_labels(names, model.classes),
                 f"the {len(names)} bundled Fashion-MNIST test images")
@@ -134,15 +146,3 @@ def current_applied(model: LoadedModel) -> AppliedPlan | None:
     """The plan applied in this session to ``model`` (``None``: none yet, or one for another model)."""
     applied = st.session_state.get(APPLIED_KEY)
     return applied if applied is not None and applied.original_key == model.key else None
-
-
-def changed_layers_table(report: slimconv.ConvertReport) -> pd.DataFrame:
-    return pd.DataFrame([{"layer": layer.name, "was": layer.before, "now": layer.after,
-                          "params before": layer.params_before, "params after": layer.params_after}
-                         for layer in report.replaced])
-
-
-def cka_table(outcome: analysis.PlanOutcome, plan: analysis.SlimmingPlan) -> pd.DataFrame:
-    changed = {p.name for p in plan.changed}
-    return pd.DataFrame({"layer": list(outcome.layer_cka), "CKA to the original": list(outcome.layer_cka.values()),
-                         "replaced": [name in changed for name in outcome.layer_cka]})

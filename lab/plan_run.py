@@ -10,15 +10,13 @@ import streamlit as st
 
 import analysis
 from slimconv.bench import BenchRow, BenchSetup
-from slimconv.train import TrainConfig
-from slimconv.train.finetune import finetune
+from slimconv.train.finetune import finetune, short_finetune_config
 
 from .benchmark import run_with_progress
 from .device_fallback import run_models
 from .models import LoadedModel
 from .plan import AppliedPlan, evaluation_set
 from .selection import model_batch
-from .training import DATA_DIR
 
 LATENCY_KEY = "plan_latency_result"
 FINETUNE_KEY = "plan_finetune_result"
@@ -64,9 +62,7 @@ class FinetuneResult:
 def finetune_planned(applied: AppliedPlan, original: LoadedModel, epochs: int, subset: int) -> FinetuneResult:
     """Train a copy of the planned model for ``epochs`` on ``subset`` Fashion-MNIST training images, a progress
     bar per epoch, then measure it against the original on the same images as the plan's outcome."""
-    config = TrainConfig(model="resnet20", dataset="fashion-mnist", data_dir=str(DATA_DIR), download=True,
-                         subset=int(subset), epochs=int(epochs), batch_size=64, optimizer="adam", lr=1e-3,
-                         warmup_epochs=0.0, progress=False, device=applied.planned.device, workers=0)
+    config = short_finetune_config(epochs, subset, device=applied.planned.device)
     bar = st.progress(0.0, text=f"Fine-tuning: epoch 1 of {epochs} ...")
 
     def on_epoch_end(record: dict[str, Any]) -> None:

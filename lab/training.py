@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from slimconv.train import TrainConfig, TrainResult, train
+from slimconv.train.finetune import DATA_DIR
 
 from .selection import trained_checkpoints
 
@@ -21,8 +22,6 @@ ACCURACY_COLUMNS = ["train_accuracy", "test_accuracy"]
 #: The Train page's optimiser: Adam at 3e-3 without warm-up learns within the first epoch (resnet20 on 2000
 #: Fashion-MNIST images: 74% test accuracy after 3 epochs, 58 s on 2 busy cores, load average 4.7).
 LEARNING_RATE = 3e-3
-#: Where Fashion-MNIST is downloaded when it is not found locally (Debian's copy is found without it).
-DATA_DIR = Path.home() / ".cache" / "slimconv" / "data"
 
 
 def history_table(history: list[dict[str, Any]]) -> pd.DataFrame:

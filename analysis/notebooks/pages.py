@@ -176,8 +176,79 @@ def compare_models(options: Mapping[str, Any]) -> list[Cell]:
     ]
 
 
+def _evaluation(options: Mapping[str, Any]) -> Cell:
+    if options["evaluation"] == "fashion":
+        return _code("# the bundled Fashion-MNIST test images, labelled: accuracy as well as agreement",
+                     "eval_names = analysis.fashion_sample_names()",
+                     "eval_batch = torch.cat([model_preprocess(analysis.load_image(analysis.sample_path(name)"
+                     ".read_bytes()))",
+                     "                        for name in eval_names])",
+                     "labels = analysis.sample_labels(eval_names, model_classes)")
+    return _code("# the images above, unlabelled: agreement with the original, no accuracy",
+                 "eval_batch, labels = batch, None")
+
+
+def plan(options: Mapping[str, Any]) -> list[Cell]:
+    latency, finetune = options["latency"], options["finetune"]  # finetune: None where it cannot run
+    cells = [
+        _note("## The proposed plan, with the table's edits"),
+        _code(f"BUDGET, TARGET = {options['budget']!r}, {options['target']!r}",
+              "plan = analysis.propose_plan(model, batch, budget=BUDGET, target=TARGET)",
+              "# layer -> (operator or 'keep', options): the rows edited by hand on the page",
+              f"EDITS = {dict(options['edits'])!r}",
+              "plan = analysis.edit_plan(plan, model, EDITS)",
+              "print(f'Predicted parameters: {plan.params_after:,} of {plan.params_before:,}')",
+              "print(f'Predicted MACs per image: {plan.macs_after:,} of {plan.macs_before:,}')",
+              "print(f'Layers changed: {len(plan.changed)} of {len(plan.layers)}')",
+              "pd.DataFrame(plan.to_rows())"),
+    ]
+    if not options["changed"]:
+        return cells + [_note("The plan keeps every layer, so there is nothing to apply: lower the target share, "
+                              "choose a budget, or set an operator in `EDITS`.")]
+    cells += [
+        _note("## Applied by `slimconv.convert`, measured against the original (no fine-tuning)"),
+        _code("planned, report = slimconv.convert(model, plan.mapping(), return_report=True)",
+              "planned.eval()",
+              "tables.replaced_layers_table(report)"),
+        _evaluation(options),
+        _code("outcome = analysis.plan_outcome(model, planned, eval_batch, labels)",
+              "print(f'Top-1 agreement with the original: {outcome.agreement}')",
+              "pd.DataFrame(outcome.to_rows())"),
+        _code("cka = tables.plan_cka_table(outcome, plan).set_index('layer')",
+              "cka['CKA to the original'].plot.bar(color=cka['replaced'].map({False: '#4c78a8', True: '#f58518'}),",
+              "                                    ylim=(0, 1), figsize=(10, 3),",
+              "                                    title='Debiased linear CKA to the original (replaced in orange)');"),
+        _note("## Latency: both deploy forms timed interleaved, on this machine"),
+        _code("from slimconv.bench import BenchSetup, run_comparison",
+              "",
+              f"BATCH, TIME_BUDGET_S = {latency['batch']!r}, {latency['budget_s']!r}",
+              "comparison = analysis.latency_comparison(model, planned, INPUT_SIZE, batch_size=BATCH)",
+              "setup = BenchSetup(device=str(next(model.parameters()).device), budget_s=TIME_BUDGET_S, "
+              f"block_time_s={latency['block_time_s']!r})",
+              "row = run_comparison(comparison, setup)[1]",
+              "print(f'Time, planned / original: {row.ratio:.2f} (95% interval {row.ratio_low:.2f}-'",
+              "      f'{row.ratio_high:.2f}); MACs, planned / original: {row.mac_ratio:.2f}. {row.verdict}')"),
+    ]
+    if finetune is not None:
+        cells += [
+            _note("## A short fine-tune on Fashion-MNIST (the page's loop)\n\nSet `FINETUNE = True` to run it: it "
+                  "reads or downloads Fashion-MNIST and trains a copy of the planned model (about 40 s for 3 epochs "
+                  "of 2000 images on 2 CPU cores)."),
+            _code(f"FINETUNE, EPOCHS, SUBSET = False, {finetune['epochs']!r}, {finetune['subset']!r}",
+                  "if FINETUNE:",
+                  "    from slimconv.train.finetune import finetune, short_finetune_config",
+                  "",
+                  "    tuned, history = finetune(planned, short_finetune_config(EPOCHS, SUBSET))",
+                  "    tuned_outcome = analysis.plan_outcome(model, tuned, eval_batch, labels)",
+                  "    print(f'Fine-tuned: accuracy {tuned_outcome.accuracy_after}, '",
+                  "          f'top-1 agreement with the original {tuned_outcome.agreement}')",
+                  "    display(pd.DataFrame(history))"),
+        ]
+    return cells
+
+
 RECIPES: dict[str, Callable[[Mapping[str, Any]], list[Cell]]] = {
     "Overview": overview, "Feature maps": feature_maps, "Filters": filters, "SPConv split": spconv_split,
     "FLGC groups": flgc_groups, "Dynamic convolution": dynamic_conv, "Attribution": attribution,
-    "Compare models": compare_models,
+    "Compare models": compare_models, "Plan": plan,
 }

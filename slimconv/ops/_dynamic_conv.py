@@ -62,7 +62,8 @@ def dynamic_conv2d(
         ``B x N x Ho x Wo`` in the memory format of ``x`` (channels-last stays channels-last).
     """
     device_type = x.device.type
-    if torch.is_autocast_enabled(device_type):
+    # Autocast exists for real devices only: a meta tensor (MACs counted without arithmetic) has none.
+    if device_type != "meta" and torch.is_autocast_enabled(device_type):
         # The kernels write into preallocated buffers (out=), which autocast does not cast: run
         # the whole function in the autocast dtype, as torch.amp.custom_fwd(cast_inputs=...) would.
         dtype = torch.get_autocast_dtype(device_type)

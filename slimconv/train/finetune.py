@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,6 +22,18 @@ from .rng import seed_everything
 from .run import _data, _epoch_record, _loaders
 
 EpochCallback = Callable[[dict[str, Any]], None]
+#: Where the lab and its notebooks keep Fashion-MNIST when it is not found locally (Debian's copy is found first).
+DATA_DIR = Path.home() / ".cache" / "slimconv" / "data"
+
+
+def short_finetune_config(epochs: int, subset: int, *, device: str | None = None, data_dir: str | Path = DATA_DIR
+                          ) -> TrainConfig:
+    """The lab's short fine-tune on Fashion-MNIST: ``epochs`` over ``subset`` training images, Adam at 1e-3 in
+    batches of 64, no warm-up, one process, on ``device`` (``None``: what the machine has). What the Plan page
+    runs, and its notebook."""
+    return TrainConfig(model="resnet20", dataset="fashion-mnist", data_dir=str(data_dir), download=True,
+                       subset=int(subset), epochs=int(epochs), batch_size=64, optimizer="adam", lr=1e-3,
+                       warmup_epochs=0.0, progress=False, device=device, workers=0)
 
 
 def finetune(model: nn.Module, config: TrainConfig, *, on_epoch_end: EpochCallback | None = None

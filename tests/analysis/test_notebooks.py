@@ -22,6 +22,9 @@ OPTIONS = {
     "Attribution": {"methods": ["saliency", HOSTILE], "layer": HOSTILE},
     "Compare models": {"other": ModelSource("checkpoint", path=HOSTILE, op="spconv"), "debiased": True,
                        "label": HOSTILE, "other_label": HOSTILE},
+    "Plan": {"budget": "macs", "target": 0.7, "edits": {HOSTILE: ("spconv", {"alpha": 0.5, HOSTILE: HOSTILE})},
+             "changed": True, "evaluation": "fashion", "latency": {"batch": 8, "budget_s": 8, "block_time_s": 0.02},
+             "finetune": {"epochs": 3, "subset": 2000}},
 }
 SOURCES = [ModelSource("zoo", "resnet20-fashion-dense"), ModelSource("torchvision", "resnet18", op="flgc"),
            ModelSource("torchvision-random", "mobilenet_v2"), ModelSource("torchvision-file", "vgg11", path=HOSTILE),

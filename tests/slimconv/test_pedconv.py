@@ -424,3 +424,11 @@ def test_autocast_runs_the_dynamic_conv_in_the_autocast_dtype():
     assert x.grad.dtype == torch.float32 and layer.weight.grad.dtype == torch.float32
     assert max_relative_error(out.detach().float(), reference.detach()) < 0.05
     assert max_relative_error(x.grad, grad_reference) < 0.1
+
+
+def test_macs_count_the_same_on_the_meta_device():
+    # The slimming plan counts MACs on meta tensors (no arithmetic); autocast has no meta device.
+    model = slimconv.convert(slimconv.create_model("resnet20", num_classes=10, in_chans=1), "pedconv").eval()
+    on_cpu = slimconv.count_macs(model, (1, 32, 32))
+    assert on_cpu > 0
+    assert slimconv.count_macs(copy.deepcopy(model).to("meta"), (1, 32, 32)) == on_cpu
