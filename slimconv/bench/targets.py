@@ -50,7 +50,7 @@ class TargetResult:
     @property
     def status(self) -> str:
         if self.noisy:
-            return "UNDECIDED (noisy: rerun on a quiet machine)"
+            return "UNDECIDED"
         if self.met:
             return "met"
         over = f" by {self.value / self.target.limit - 1:.1%}" if self.target.limit > 0 else ""
@@ -62,7 +62,7 @@ class TargetResult:
         if self.bound_value is not None:
             notes.append(f"time limit with the replaced layers free {self.bound_value:.3f}")
         if self.noisy:
-            notes.append(f"NOISY: {self.verdict}")
+            notes.append(f"undecided because: {self.verdict}")
         note = f"  ({'; '.join(notes)})" if notes else ""
         interval = f" [{self.low:.3f}, {self.high:.3f}]" if t.metric == "latency" else ""
         ratio = f"{t.candidate} / {t.baseline} {t.metric} = {self.value:.3f}{interval}"
@@ -165,8 +165,28 @@ def _evaluate(target: Target, run: ComparisonRun, setup: BenchSetup) -> TargetRe
         return TargetResult(target, value, value, value)
     ratio = run.paired_ratio(target.candidate, target.baseline)
     bound = None if target.bound is None else run.paired_ratio(target.bound, target.baseline).median
-    noisy = candidate.noisy or baseline.noisy or ratio.half_width > setup.target_half_width
-    return TargetResult(target, ratio.median, ratio.low, ratio.high, bound, noisy, candidate.verdict)
+    verdict = undecided_reason(
+        target.limit, ratio.low, ratio.high, ratio.half_width, setup.target_half_width,
+        noisy_rows=[row for row in (candidate, baseline) if row.noisy],
+    )
+    return TargetResult(target, ratio.median, ratio.low, ratio.high, bound, bool(verdict), verdict)
+
+
+def undecided_reason(
+    limit: float, low: float, high: float, half_width: float, target_half_width: float, noisy_rows: list
+) -> str:
+    """Why a latency target cannot be decided, or "" when it can.
+
+    A noisy comparison decides nothing. On a stable one, a ratio whose own interval is wider than the
+    target half-width still decides the target when the whole interval lies on one side of the limit:
+    the wide interval only leaves it open when it contains the limit.
+    """
+    if noisy_rows:
+        return noisy_rows[0].verdict
+    if half_width > target_half_width and low <= limit < high:
+        return (f"this ratio's 95% interval is ±{half_width:.1%} (wider than ±{target_half_width:.0%}) and "
+                f"contains the limit {limit}. To do: raise the time budget (more rounds narrow the interval)")
+    return ""
 
 
 def run_targets(

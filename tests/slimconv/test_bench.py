@@ -25,7 +25,7 @@ from slimconv.bench import (
 from slimconv.bench.__main__ import main
 from slimconv.bench.free_layer import FreeLayer
 from slimconv.bench.runner import BenchRow
-from slimconv.bench.targets import TargetResult, cpu_targets, gpu_targets
+from slimconv.bench.targets import TargetResult, cpu_targets, gpu_targets, undecided_reason
 from slimconv.op_spec import parse_op
 
 FAST = BenchSetup(budget_s=0.3, min_rounds=6, block_time_s=0.001)
@@ -157,6 +157,22 @@ def test_a_noisy_latency_leaves_its_target_undecided():
     quiet = TargetResult(target, 0.9, 0.88, 0.92)
     assert quiet.met and str(quiet).endswith("= 0.900 [0.880, 0.920] (target <= 1.05) met")
     assert "MISSED by 4.8%" in str(TargetResult(target, 1.1, 1.09, 1.11))
+
+
+def test_a_wide_ratio_interval_decides_its_target_only_when_it_leaves_out_the_limit():
+    class Row:
+        noisy, verdict = True, "NOISY (95% intervals within ±12%)"
+
+    # a stable comparison: a wide interval wholly under (or over) the limit decides the target
+    assert undecided_reason(1.0, 0.899, 0.999, 0.052, 0.05, noisy_rows=[]) == ""
+    assert undecided_reason(1.0, 1.01, 1.12, 0.052, 0.05, noisy_rows=[]) == ""
+    # ... one that contains the limit does not, and says so (not "stable")
+    reason = undecided_reason(1.0, 0.95, 1.06, 0.055, 0.05, noisy_rows=[])
+    assert "±5.5%" in reason and "contains the limit 1.0" in reason and "stable" not in reason
+    # a narrow interval across the limit is a decision: the median says which side
+    assert undecided_reason(1.0, 0.98, 1.02, 0.02, 0.05, noisy_rows=[]) == ""
+    # a noisy comparison decides nothing, however narrow the ratio's interval
+    assert undecided_reason(1.0, 0.5, 0.51, 0.01, 0.05, noisy_rows=[Row()]) == Row.verdict
 
 
 @pytest.mark.parametrize(
