@@ -15,18 +15,7 @@ Attribution: :mod:`analysis.attribution`. Images: :func:`load_image` (any file, 
 an upright ``"L"``/``"RGB"`` image of bounded size, or an ``ImageLoadError`` that says why not).
 """
 
-from .attribution import (
-    AttributionAgreement,
-    AttributionMaps,
-    AttributionMethod,
-    ChannelImportance,
-    GradCAM,
-    IntegratedGradients,
-    Occlusion,
-    Saliency,
-    channel_importance,
-    compare_attributions,
-)
+from ._lazy import lazy_attribute
 from .capture import DEFAULT_MAX_VALUES_PER_IMAGE, CapturedActivations, bound_map_size, capture_activations
 from .cka import CKAMap, cka_from_grams, cka_map, gram_matrix, layer_grams, linear_cka, model_cka_map
 from .clustering import ChannelClusters, cluster_channels
@@ -44,7 +33,6 @@ from .flgc_inspection import FLGCInspection, FLGCSwitches, GroupStructure, flgc_
 from .ghost_pairs import CheapRebuild, GhostPairs, fit_affine, fit_depthwise, ghost_pairs
 from .hooks import attached_hook_count, conv_layer_names, hook_guard, layer_hooks, resolve_layers
 from .images import ImageLoadError, load_image
-from .importance_redundancy import ImportanceRedundancy, channel_redundancy, importance_versus_redundancy
 from .layer_choice import (
     LayerChoice,
     most_alike_in_report,
@@ -94,6 +82,20 @@ from .spconv_inspection import (
     inspect_spconv_in_model,
     split_what_if,
 )
+
+#: Imported on first use (analysis._lazy): the first page of the app needs none of them.
+_LAZY = {
+    **dict.fromkeys(("AttributionAgreement", "AttributionMaps", "AttributionMethod", "ChannelImportance", "GradCAM",
+                     "IntegratedGradients", "Occlusion", "Saliency", "channel_importance", "compare_attributions"),
+                    ".attribution"),
+    **dict.fromkeys(("ImportanceRedundancy", "channel_redundancy", "importance_versus_redundancy"),
+                    ".importance_redundancy"),
+}
+
+
+def __getattr__(name: str) -> object:
+    return lazy_attribute(__name__, _LAZY, name)
+
 
 __all__ = [
     "OODReading",

@@ -18,7 +18,6 @@ from scipy.cluster.hierarchy import linkage as scipy_linkage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
-from sklearn.cluster import AgglomerativeClustering
 
 from slimconv._validate import boolean, choice, fraction, positive_int, square_matrix
 
@@ -96,6 +95,8 @@ def cluster_channels(
         labels = np.zeros(1, dtype=np.int64)
         leaf_order = [0]
     else:
+        from sklearn.cluster import AgglomerativeClustering  # here: importing scikit-learn costs a second
+
         distance = (1.0 - alike).clamp_min(0.0).numpy()
         np.fill_diagonal(distance, 0.0)
         model = AgglomerativeClustering(

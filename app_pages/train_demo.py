@@ -4,7 +4,15 @@ import streamlit as st
 
 import lab
 import slimconv
-from lab.training import FINISHED_KEY, HISTORY_KEY, curves_chart, history_table, train_live
+from lab.training import (
+    DEFAULT_EPOCHS,
+    DEFAULT_IMAGES,
+    FINISHED_KEY,
+    HISTORY_KEY,
+    curves_chart,
+    history_table,
+    train_live,
+)
 
 DENSE = "(dense nn.Conv2d)"
 
@@ -21,8 +29,8 @@ with st.form("train_form"):
     columns = st.columns(4)
     model = columns[0].selectbox("Model", slimconv.list_models(include_torchvision=False), key="train_model")
     op = columns[1].selectbox("Operator", [DENSE, *slimconv.list_ops()], key="train_op")
-    subset = columns[2].slider("Training images", 200, 5000, 1000, 100, key="train_subset")
-    epochs = columns[3].slider("Epochs", 1, 10, 3, key="train_epochs")
+    subset = columns[2].slider("Training images", 200, 10000, DEFAULT_IMAGES, 100, key="train_subset")
+    epochs = columns[3].slider("Epochs", 1, 10, DEFAULT_EPOCHS, key="train_epochs")
     submitted = st.form_submit_button("Train", type="primary")
 
 if submitted:

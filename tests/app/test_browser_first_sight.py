@@ -28,7 +28,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 OVERVIEW = "Redundancy in convolutional networks"
 PAGES = {"Feature maps": "Feature maps", "Filters": "Filters", "Operator benchmark": "Operator benchmark",
          "SPConv split": "SPConv split", "FLGC groups": "FLGC groups", "Dynamic convolution": "Dynamic convolution",
-         "Attribution": "Attribution", "Compare models": "Compare models", "Train": "Train a small model"}
+         "Attribution": "Attribution", "Compare models": "Compare models", "Plan": "Plan",
+         "Train": "Train a small model"}
 SHOTS_COPY = Path("/tmp/app_shots_first_sight")
 
 

@@ -75,3 +75,13 @@ def test_the_train_curves_put_loss_and_accuracy_on_their_own_axes():
     titles = [chart["encoding"]["y"]["title"] for chart in charts]
     assert titles == ["loss (cross-entropy)", "accuracy"]
     assert charts[1]["encoding"]["y"]["scale"]["domain"] == [0, 1]
+
+
+@pytest.mark.slow
+def test_the_train_pages_default_run_learns_visibly(tmp_path):
+    """The page's default (resnet20, dense) reaches 80% test accuracy; its time is in docs/app.md, not here."""
+    from lab.training import DEFAULT_EPOCHS, DEFAULT_IMAGES, page_config
+    from slimconv.train import train
+
+    result = train(page_config("resnet20", None, DEFAULT_IMAGES, DEFAULT_EPOCHS, tmp_path))
+    assert result.metrics["test_accuracy"] >= 0.80, result.metrics
