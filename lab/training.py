@@ -35,7 +35,8 @@ def history_table(history: list[dict[str, Any]]) -> pd.DataFrame:
 
 def _curves(history: list[dict[str, Any]], columns: list[str], title: str, scale: alt.Scale) -> alt.Chart:
     long = history_table(history)[columns].reset_index().melt("epoch", var_name="curve")
-    return alt.Chart(long, height=220).mark_line(point=True).encode(
+    # 280 px each: both charts and their legends fit the page's column in a 1400-px window.
+    return alt.Chart(long, height=220, width=280).mark_line(point=True).encode(
         x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")), y=alt.Y("value:Q", title=title, scale=scale),
         color=alt.Color("curve:N"))
 
