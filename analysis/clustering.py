@@ -165,15 +165,15 @@ def complete_linkage_cluster_count(similarity: torch.Tensor, threshold: float = 
     """
     matrix = square_matrix("similarity", similarity).detach().cpu()
     fraction("threshold", threshold, low_open=False)
-    return _cluster_count(matrix, threshold)
+    return _cluster_count(matrix.abs(), threshold)
 
 
-def _cluster_count(matrix: torch.Tensor, threshold: float) -> int:
-    """:func:`complete_linkage_cluster_count` of a checked ``C x C`` CPU matrix."""
-    channels = matrix.shape[0]
+def _cluster_count(alike: torch.Tensor, threshold: float) -> int:
+    """:func:`complete_linkage_cluster_count` of a checked ``C x C`` CPU matrix given as its absolute
+    values (the caller often has them already)."""
+    channels = alike.shape[0]
     if channels <= 2:
-        return cluster_channels(matrix, threshold=threshold).num_clusters
-    alike = matrix.abs()
+        return cluster_channels(alike, threshold=threshold).num_clusters
     rows, cols = torch.nonzero(torch.triu(alike >= threshold - _COMPONENT_MARGIN, diagonal=1), as_tuple=True)
     graph = coo_matrix((np.ones(len(rows)), (rows.numpy(), cols.numpy())), shape=(channels, channels))
     count, labels = connected_components(graph, directed=False)

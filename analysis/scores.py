@@ -143,7 +143,7 @@ def maps_redundancy_scores(
     floor. The cluster count comes from the connected components of the alike pairs (see
     :func:`analysis.clustering.complete_linkage_cluster_count`). Tested against the float64 route.
     """
-    maps = feature_maps("maps", maps).detach().cpu()
+    maps = feature_maps("maps", maps, finite=False).detach().cpu()  # finiteness: in stacked_unit_channels
     choice("metric", metric, METRICS)
     fraction("threshold", threshold, low_open=False)
     batch, channels = maps.shape[:2]
@@ -164,11 +164,12 @@ def maps_redundancy_scores(
     live = live_share > 0.0
     live_count = int(live.sum())
     centring = 1 if metric == "pearson" else 0
-    alike = matrix.abs() >= threshold
+    absolute = matrix.abs()
+    alike = absolute >= threshold
     alike.fill_diagonal_(False)
     pairs = int(torch.count_nonzero(alike)) // 2
     diagonal_sum = float(matrix.diagonal().double().sum())
-    live_matrix = matrix[live][:, live] if live_count < channels else matrix
+    live_absolute = absolute[live][:, live] if live_count < channels else absolute
     return LayerRedundancyScores(
         channels=channels,
         threshold=threshold,
@@ -177,6 +178,6 @@ def maps_redundancy_scores(
         effective_rank=effective_rank_from_singular_values(eigenvalues.sqrt()),
         participation_ratio=diagonal_sum**2 / squares if squares > 0 else 0.0,
         max_rank=min(live_count, batch * (positions - centring)),
-        clusters=_cluster_count(live_matrix, threshold) if live_count else 0,  # matrix built here: no check
+        clusters=_cluster_count(live_absolute, threshold) if live_count else 0,  # matrix built here: no check
         dead_channels=channels - live_count,
     )

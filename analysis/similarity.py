@@ -23,7 +23,7 @@ from typing import Literal
 
 import torch
 
-from slimconv._validate import channel_rows, choice, feature_maps
+from slimconv._validate import channel_rows, choice, feature_maps, finite_reduction
 
 from .numeric_warnings import AnalysisWarning
 
@@ -102,18 +102,21 @@ def stacked_unit_channels(
     Means and norms are reduced in float64 (a constant channel centres to exact zeros, as there);
     the rows themselves stay in float32, the precision of the maps. With ``U`` these rows,
     ``U U^T / B`` is the mean over images of the per-image similarity matrices (before their clamp
-    to [-1, 1] and their diagonal).
+    to [-1, 1] and their diagonal). NaN or infinity in ``maps`` raises ``ValueError``, found in those
+    reductions (``finite_reduction``): the maps are read three times, not four.
     """
     batch, channels = maps.shape[:2]
     flat = maps.reshape(batch, channels, -1).float()
     if metric == "pearson":
-        flat = flat - flat.mean(dim=2, keepdim=True, dtype=torch.float64).float()
-    norms = torch.linalg.vector_norm(flat, dim=2, dtype=torch.float64)  # B x C
+        flat = flat - finite_reduction("maps", flat.mean(dim=2, keepdim=True, dtype=torch.float64)).float()
+    norms = finite_reduction("maps", torch.linalg.vector_norm(flat, dim=2, dtype=torch.float64))  # B x C
     rms_norm = norms.square().mean(dim=1, keepdim=True).sqrt()
     constant = norms <= _CONSTANT_RELATIVE_NORM * rms_norm
     scale = torch.where(constant, 0.0, 1.0 / norms.clamp_min(1e-300)).float()  # constant rows become zero
-    unit = flat * scale[..., None]
-    return unit.transpose(0, 1).reshape(channels, -1), constant
+    # scaled straight into the C x B x L layout: one pass, where scaling and then transposing took two
+    unit = flat.new_empty(channels, batch, flat.shape[2])
+    torch.mul(flat.transpose(0, 1), scale.T[..., None], out=unit)
+    return unit.view(channels, -1), constant
 
 
 def per_image_similarity(maps: torch.Tensor, metric: SimilarityMetric = "pearson") -> tuple[torch.Tensor, torch.Tensor]:

@@ -122,16 +122,26 @@ def divides(name: str, divisor: int, what: str, value: int) -> None:
 # Checks of tensors and of the analysis functions' other arguments.
 
 
-def numeric(name: str, values: torch.Tensor) -> torch.Tensor:
+def numeric(name: str, values: torch.Tensor, *, finite: bool = True) -> torch.Tensor:
     """Non-empty, floating point and finite: NaN or infinity would turn every similarity, score and
-    fit into NaN without an error."""
+    fit into NaN without an error. ``finite=False`` leaves the finiteness to the caller, who finds it
+    in its own reductions (:func:`finite_reduction`) instead of a pass over the values."""
     if values.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(values.shape)})")
     if not values.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {values.dtype}")
-    if not bool(torch.isfinite(values).all()):
-        raise ValueError(f"{name} holds NaN or infinite values")
+    if finite:
+        finite_reduction(name, values)
     return values
+
+
+def finite_reduction(name: str, reduced: torch.Tensor) -> torch.Tensor:
+    """Raise if ``reduced`` holds NaN or infinity. Given float64 sums (or means, norms) of float32 or
+    float16 values, this finds any NaN or infinite value of those values: such a value makes its sum
+    non-finite, and finite ones cannot overflow a float64 sum."""
+    if not bool(torch.isfinite(reduced).all()):
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return reduced
 
 
 def shape_of(value: object) -> object:
@@ -139,15 +149,16 @@ def shape_of(value: object) -> object:
     return tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
 
 
-def feature_maps(name: str, maps: torch.Tensor) -> torch.Tensor:
-    """Accept ``B x C x H x W`` or one image's ``C x H x W``; return ``B x C x H x W``."""
+def feature_maps(name: str, maps: torch.Tensor, *, finite: bool = True) -> torch.Tensor:
+    """Accept ``B x C x H x W`` or one image's ``C x H x W``; return ``B x C x H x W``. ``finite``: as
+    :func:`numeric`."""
     if not isinstance(maps, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor of shape B x C x H x W, got {type(maps).__name__}")
     if maps.dim() == 3:
         maps = maps.unsqueeze(0)
     if maps.dim() != 4:
         raise ValueError(f"{name} must have shape B x C x H x W or C x H x W, got {tuple(maps.shape)}")
-    return numeric(name, maps)
+    return numeric(name, maps, finite=finite)
 
 
 def channel_rows(name: str, maps: torch.Tensor) -> torch.Tensor:

@@ -66,3 +66,15 @@ def test_fast_scores_of_a_deep_layer_work_in_the_small_gram():
     assert fast.effective_rank == pytest.approx(slow.effective_rank, rel=1e-4)
     assert fast.participation_ratio == pytest.approx(slow.participation_ratio, rel=1e-4)
     assert (fast.similar_pair_share, fast.clusters) == (slow.similar_pair_share, slow.clusters)
+
+
+@pytest.mark.parametrize("metric", ["pearson", "cosine"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_the_fast_route_refuses_nan_and_infinity_found_in_its_reductions(metric, bad):
+    """No separate isfinite pass over the maps: one NaN or infinite value still gives the reference's error."""
+    maps = structured_maps(2, 8, 5)
+    maps[1, 2, 3, 4] = bad
+    with pytest.raises(ValueError, match="maps holds NaN or infinite values"):
+        reference(maps, metric, 0.9)
+    with pytest.raises(ValueError, match="maps holds NaN or infinite values"):
+        maps_redundancy_scores(maps, metric)
