@@ -136,10 +136,17 @@ def model_picker(device: str, prefix: str = "") -> LoadedModel | None:
                       help="Replace the convolutions by an operator on the fly (new layers start untrained "
                            "unless the operator inherits the dense weights).")
     if op != NO_CONVERSION:
-        policy = st.selectbox("Layers to convert", [PAPER_POLICY, *slimconv.POLICIES], key=f"{prefix}convert_policy")
+        # a placement that selects no convolution of this model would convert nothing: not offered
+        policies = [policy for policy in slimconv.POLICIES if slimconv.select_convs(model.model, policy)]
+        policy = st.selectbox("Layers to convert", [PAPER_POLICY, *policies], key=f"{prefix}convert_policy",
+                              help="The placements that select at least one convolution of this model.")
         base = model
-        model = _attempt(f"convert the model to {op}", lambda: load_converted(
+        converted = _attempt(f"convert the model to {op}", lambda: load_converted(
             base, base.key, op, None if policy == PAPER_POLICY else policy))
+        if converted is None:  # not a dead end: the pages go on with the model as loaded
+            st.caption("The pages show the model as loaded, not converted.")
+            return base
+        model = converted
     return model
 
 

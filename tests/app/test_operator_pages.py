@@ -128,3 +128,29 @@ def test_dynamic_conv_page_explains_a_layer_the_forward_pass_skips(zoo_env, tmp_
     app.selectbox(key="pedconv_layer").set_value("aux1.conv.conv").run()
     assert not app.exception
     assert any("layer aux1.conv.conv: it did not run in the forward pass" in shown(error.value) for error in app.error)
+
+
+def test_the_sidebar_offers_only_placements_that_select_a_layer_of_the_model():
+    """The bundled ResNet-20 has no 1x1 projection: "projection-1x1" would convert nothing, so it is not offered."""
+    app = run_app()
+    app.selectbox(key="convert_op").set_value("flgc").run()
+    options = app.selectbox(key="convert_policy").options
+    assert "projection-1x1" not in options and {"all", "3x3", "except-stem"} <= set(options)
+    assert_clean(app)
+    assert app.session_state["lab_model"].label.endswith("-> flgc")
+
+
+def test_a_conversion_that_fails_keeps_the_model_as_loaded(monkeypatch):
+    import lab.sidebar
+
+    def refuse(*_args):
+        raise ValueError("no convolution to convert")
+
+    monkeypatch.setattr(lab.sidebar, "load_converted", refuse)
+    app = run_app()
+    loaded = app.session_state["lab_model"].label
+    app.selectbox(key="convert_op").set_value("spconv").run()
+    assert not app.exception
+    assert ["no convolution to convert" in error.value for error in app.error] == [True]
+    assert any("show the model as loaded" in caption.value for caption in app.caption)
+    assert app.session_state["lab_model"].label == loaded  # the pages go on with it: no "Choose a model"
