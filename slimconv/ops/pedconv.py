@@ -8,10 +8,11 @@ logits for the input channels (``C``), the filters (``N``) and the kernel positi
 ``W_b = W * sum_r gamma_{b,r} (x) phi_{b,r} (x) psi_{b,r}`` (``N x C x k x k``) and
 ``y_b = conv2d(x_b, W_b)``. In training the logits are sampled, ``u = mu + noise_std * eps``.
 
-Execution: the forward never builds the per-sample weights. ``gamma`` scales outputs and
+Execution: the forward never builds the batch's per-sample weights. ``gamma`` scales outputs and
 ``phi`` inputs, so only ``psi`` is per kernel position; the exact execution of
-:func:`slimconv.ops._dynamic_conv.dynamic_conv2d` runs one whole-batch GEMM with the shared
-``W[:, :, j]`` per kernel position ``j``. Conv MACs equal the static convolution's for rank 1
+:func:`slimconv.ops._dynamic_conv.dynamic_conv2d` runs GEMMs with the shared ``W[:, :, j]`` per
+kernel position ``j`` (training, GPU), or on the CPU in inference a grouped convolution over a few
+samples at a time with their weights ``W * psi`` (a few samples' worth, about 2.5 MB). Conv MACs equal the static convolution's for rank 1
 (``R`` times for rank ``R``), plus the generator's two small Linears. In training, a custom
 autograd function keeps only ``x``, ``W`` and the factors and recomputes the rest in backward.
 :meth:`PEDConv2d.reference_forward` is the public code's method (``B`` weights, one conv with

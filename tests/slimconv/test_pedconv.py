@@ -154,7 +154,8 @@ def test_forward_in_chunks_of_samples_equals_reference(monkeypatch, samples_per_
     layer = make(16, 24, 3, 2, rank=2, bias=True).eval()
     x = torch.randn(5, 16, 9, 7).to(memory_format=memory_format).requires_grad_(grad)
     positions = 5 * 4
-    monkeypatch.setattr(_dynamic_conv, "CHUNK_BYTES", samples_per_chunk * positions * 16 * 4)
+    monkeypatch.setattr(_dynamic_conv, "CHUNK_BYTES", samples_per_chunk * positions * 16 * 4)  # GEMM route
+    monkeypatch.setattr(_dynamic_conv, "GROUPED_WEIGHT_BYTES", samples_per_chunk * 24 * 16 * 9 * 4)  # CPU inference
     with torch.set_grad_enabled(grad):
         out = layer(x)
     with torch.no_grad():
