@@ -12,8 +12,9 @@ Execution: the forward never builds the batch's per-sample weights. ``gamma`` sc
 ``phi`` inputs, so only ``psi`` is per kernel position; the exact execution of
 :func:`slimconv.ops._dynamic_conv.dynamic_conv2d` runs GEMMs with the shared ``W[:, :, j]`` per
 kernel position ``j`` (training, GPU), or on the CPU in inference a grouped convolution over a few
-samples at a time with their weights ``W * psi`` (a few samples' worth, about 2.5 MB). Conv MACs equal the static convolution's for rank 1
-(``R`` times for rank ``R``), plus the generator's two small Linears. In training, a custom
+samples at a time with their weights ``W * psi`` (a few samples' worth, about 2.5 MB). Conv MACs
+equal the static convolution's for rank 1 (``R`` times for rank ``R``), plus the generator's two
+small Linears. In training, a custom
 autograd function keeps only ``x``, ``W`` and the factors and recomputes the rest in backward.
 :meth:`PEDConv2d.reference_forward` is the public code's method (``B`` weights, one conv with
 ``groups = B``), kept as the reference for tests and benchmarks.
