@@ -99,3 +99,19 @@ def test_the_page_notebook_runs_clean_and_prints_the_pages_number(monkeypatch, c
     if page_number is not None:
         expected = re.sub(r"\*\*", "", page_number(app))
         assert expected in printed, (expected, printed)
+
+
+@pytest.mark.slow
+def test_the_plan_notebook_takes_the_sliders_of_the_run_it_is_offered_in(monkeypatch):
+    """The notebook button is drawn above the latency and fine-tune sliders: it must still read their new values."""
+    app, _ = _page_notebook(monkeypatch, "app_pages/plan.py", None, None, "Propose a plan")
+    app.button(key="plan_apply").click().run()
+    assert_clean(app)
+    written: list[str] = []
+    original = lab.notebook.page_notebook
+    monkeypatch.setattr(lab.notebook, "page_notebook", lambda *a, **k: written.append(original(*a, **k)) or written[-1])
+    app.slider(key="plan_latency_budget").set_value(11).run()
+    app.slider(key="plan_tune_epochs").set_value(4).run()
+    source = "\n".join(cell.source for cell in nbformat.reads(written[-1], as_version=4).cells)
+    assert "BATCH, TIME_BUDGET_S = 8, 11" in source  # the page's batch 8, the budget just set
+    assert "FINETUNE, EPOCHS, SUBSET = False, 4, " in source
