@@ -159,13 +159,15 @@ if latency_settings[2].button("Time both models", key="plan_latency"):
 if (latency := latency_of(applied)) is not None:
     measured_batch, row = latency
     ratio_column, mac_column, share_column = st.columns(3)
-    ratio_column.metric("Time, planned / original", f"{row.ratio:.2f}",
+    about = "~" if row.noisy else ""  # a noisy result is never shown as a plain number
+    ratio_column.metric("Time, planned / original", f"{about}{row.ratio:.2f}",
                         help=f"95% interval {row.ratio_low:.2f}-{row.ratio_high:.2f}, paired over {row.rounds} "
                              "interleaved rounds")
     mac_column.metric("MACs, planned / original (the ideal)", f"{row.mac_ratio:.2f}")
-    share_column.metric("Speed, share of what the MACs allow", f"{row.ideal_share:.0%}",
-                        help="MACs ratio over time ratio: 100% when the time falls as much as the MACs do; "
-                             "under 100% of that when the operator's extra steps cost more than its MACs say")
+    share_column.metric("Speed, share of what the MACs allow", f"{about}{row.ideal_share:.0%}",
+                        help=f"95% interval {row.mac_ratio / row.ratio_high:.0%}-{row.mac_ratio / row.ratio_low:.0%} "
+                             "(from the time ratio's). MACs ratio over time ratio: 100% when the time falls as much "
+                             "as the MACs do; under 100% when the operator's extra steps cost more than its MACs say")
     verdict = (f"Deploy forms, batch {measured_batch}, {model.device}: ratio {row.ratio:.2f} (95% interval "
                f"{row.ratio_low:.2f}-{row.ratio_high:.2f}). {row.verdict}")
     (st.warning if row.noisy else st.success)(lab.literal(verdict))

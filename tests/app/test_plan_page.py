@@ -31,6 +31,21 @@ def test_applying_the_plan_replaces_exactly_the_planned_layers(zoo_env):
     assert applied.outcome.macs_after == applied.plan.macs_after and applied.outcome.params_after == \
         applied.plan.params_after  # the prediction is what convert builds
 
+    app.slider(key="plan_latency_budget").set_value(3).run()
+    app.selectbox(key="plan_latency_batch").set_value(1).run()
+    app.button(key="plan_latency").click().run()
+    assert_clean(app)
+    metrics = {metric.label: metric for metric in app.metric}
+    ratio, macs = metrics["Time, planned / original"], metrics["MACs, planned / original (the ideal)"]
+    share = metrics["Speed, share of what the MACs allow"]
+    interval = share.help.split("95% interval ")[1].split(" ")[0]
+    low, high = (float(part.rstrip("%")) / 100 for part in interval.split("-"))
+    shown = float(share.value.lstrip("~").rstrip("%")) / 100
+    assert low <= shown + 0.005 and shown <= high + 0.005  # the share's own interval holds its value
+    assert abs(shown - float(macs.value) / float(ratio.value.lstrip("~"))) < 0.02
+    noisy = any("NOISY" in warning.value or "noisy" in warning.value for warning in app.warning)
+    assert ratio.value.startswith("~") == share.value.startswith("~") == noisy
+
 
 def test_a_bad_edit_names_the_layer_and_the_reason(tmp_path):
     folder = write_test_zoo(tmp_path)
