@@ -12,10 +12,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 import torch
-import torchvision
 from PIL import Image
 from torch import nn
 
@@ -30,6 +30,9 @@ from slimconv.weight_files import (
     read_state_dict_bytes,
     state_dict_mismatches,
 )
+
+if TYPE_CHECKING:  # torchvision is imported where a torchvision model is built (a second of the cold start)
+    import torchvision
 
 #: Environment variable naming a folder of ``*.pt`` checkpoints that replaces the bundled zoo.
 PRETRAINED_DIR_VARIABLE = "SLIMCONV_PRETRAINED_DIR"
@@ -118,6 +121,8 @@ class TorchvisionPreprocess:
 
 def torchvision_weights(name: str) -> torchvision.models.WeightsEnum:
     """The default pretrained weights of torchvision model ``name``."""
+    import torchvision.models
+
     return torchvision.models.get_model_weights(name).DEFAULT
 
 

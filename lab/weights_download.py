@@ -6,12 +6,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from torchvision.models import WeightsEnum
 
 from slimconv import WeightsUnavailableError
 from slimconv.errors import download_failure
+
+if TYPE_CHECKING:  # annotations only: torchvision is imported with the first torchvision model
+    from torchvision.models import WeightsEnum
 
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 15

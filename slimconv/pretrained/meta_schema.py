@@ -56,10 +56,10 @@ def _number(name: str, value: object) -> float | int:
 
 
 def check_model_name(name: object) -> str:
-    from ..models import list_models
+    from ..models import is_model_name
 
     name = _string("model", name)
-    if name not in list_models(include_torchvision=True):
+    if not is_model_name(name):
         raise ValueError(f"model {short(name)} is not in slimconv's registry (slimconv.list_models())")
     return name
 

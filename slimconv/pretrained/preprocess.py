@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
-import torchvision.transforms.functional as TF
 from PIL import Image, ImageOps
 from torch import Tensor
 
@@ -19,6 +19,23 @@ def _per_channel(name: str, values: object, in_chans: int, number: Callable[[str
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) != in_chans:
         raise ValueError(f"{name} must be a sequence of {in_chans} number(s), one per input channel, got {values!r}")
     return tuple(number(f"{name}[{index}]", value) for index, value in enumerate(values))
+
+
+# torchvision's resize and center_crop of a PIL image, written with PIL: importing torchvision costs about a
+# second of the app's cold start (tests/slimconv/test_checkpoint.py checks these give torchvision's pixels).
+def _resize_shorter_side(image: Image.Image, side: int) -> Image.Image:
+    """The shorter side to ``side``, the longer one in proportion (rounded down), bilinear (PIL antialiases)."""
+    width, height = image.size
+    short, long = (width, height) if width <= height else (height, width)
+    new_short, new_long = side, int(side * long / short)
+    size = (new_short, new_long) if width <= height else (new_long, new_short)
+    return image if size == image.size else image.resize(size, Image.BILINEAR)
+
+
+def _center_crop(image: Image.Image, side: int) -> Image.Image:
+    """The central ``side x side`` of an image at least that large (offsets rounded half to even)."""
+    top, left = int(round((image.height - side) / 2.0)), int(round((image.width - side) / 2.0))
+    return image.crop((left, top, left + side, top + side))
 
 
 @dataclass(frozen=True)
@@ -57,13 +74,15 @@ class InputSpec:
 
     def normalize(self, pixels: Tensor) -> Tensor:
         """``C x H x W`` values in 0..1 -> normalised with ``mean``/``std``."""
-        return TF.normalize(pixels, list(self.mean), list(self.std))
+        mean = torch.as_tensor(self.mean, dtype=pixels.dtype, device=pixels.device).view(-1, 1, 1)
+        std = torch.as_tensor(self.std, dtype=pixels.dtype, device=pixels.device).view(-1, 1, 1)
+        return pixels.sub(mean).div_(std)
 
     def to_tensor(self, image: Image.Image) -> Tensor:
         """One PIL image (any mode, any size) -> ``C x H x W`` float32, as the model was tested."""
-        image = convert_mode(image, self.in_chans)
-        image = TF.center_crop(TF.resize(image, self.resize, antialias=True), [self.crop, self.crop])
-        pixels = TF.pil_to_tensor(image).float().div_(255.0)
+        image = _center_crop(_resize_shorter_side(convert_mode(image, self.in_chans), self.resize), self.crop)
+        pixels = torch.from_numpy(np.array(image)).reshape(image.height, image.width, -1).permute(2, 0, 1)
+        pixels = pixels.float().div_(255.0)
         if self.pad:
             pixels = torch.nn.functional.pad(pixels, [self.pad] * 4)
         return self.normalize(pixels)

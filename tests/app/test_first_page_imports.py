@@ -1,5 +1,6 @@
-"""The first page imports nothing it does not use (issue 14's cold start): captum and scikit-learn, each about a
-second on 2 cores, load with the pages that need them. Run in a fresh interpreter: this one has them already."""
+"""The first page imports nothing it does not use (issue 14's cold start): captum, scikit-learn and torchvision,
+each about a second on 2 cores, load with the pages that need them. Run in a fresh interpreter: this one has them
+already."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from tests.app.apptest_helpers import APP
 
-HEAVY = ("captum", "sklearn", "scipy.stats")
+HEAVY = ("captum", "sklearn", "scipy.stats", "torchvision")
 
 
 def _modules_after(script: str) -> dict[str, bool]:
@@ -25,12 +26,12 @@ def _modules_after(script: str) -> dict[str, bool]:
     return ast.literal_eval(output.stdout.strip().splitlines()[-1])
 
 
-def test_importing_the_lab_loads_no_attribution_or_clustering_library():
+def test_importing_the_lab_loads_no_attribution_clustering_or_torchvision_library():
     assert _modules_after("import lab, analysis, analysis.figures") == dict.fromkeys(HEAVY, False)
 
 
 @pytest.mark.slow
-def test_the_overview_runs_without_attribution_or_clustering_libraries():
+def test_the_overview_runs_without_attribution_clustering_or_torchvision_libraries():
     script = (f"from streamlit.testing.v1 import AppTest; "
               f"assert not AppTest.from_file({APP!r}, default_timeout=120).run().exception")
     assert _modules_after(script) == dict.fromkeys(HEAVY, False)

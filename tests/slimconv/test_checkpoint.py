@@ -17,6 +17,7 @@ from PIL import Image
 
 import slimconv.pretrained.handle as handle_module
 from slimconv.errors import CheckpointError
+from slimconv.image_modes import convert_mode
 from slimconv.models import create_model
 from slimconv.pretrained import (
     CheckpointMeta,
@@ -197,6 +198,24 @@ def test_preprocess_accepts_any_mode_and_size(mode: str, size: tuple[int, int]) 
         batch = spec(image)
         assert batch.shape == (1, *spec.input_size) and batch.dtype == torch.float32
         assert torch.isfinite(batch).all()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "I;16", "P"])
+@pytest.mark.parametrize("size", [(1, 1), (28, 28), (29, 28), (57, 13), (13, 57), (300, 200), (37, 36), (33, 35)])
+def test_preprocess_gives_torchvisions_pixels(mode: str, size: tuple[int, int]) -> None:
+    """The resize and center crop are written with PIL (importing torchvision costs the app a second): they give
+    bit for bit what torchvision's resize (antialias) and center_crop give."""
+    import torchvision.transforms.functional as TF
+
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    image = image.convert(mode)
+    for spec in (FASHION, InputSpec(3, 36, 32, 0, (0.5, 0.4, 0.3), (0.2, 0.2, 0.2)), InputSpec(3, 35, 33, 1, (0.5,) * 3,
+                                                                                                   (0.25,) * 3)):
+        converted = convert_mode(image, spec.in_chans)
+        cropped = TF.center_crop(TF.resize(converted, spec.resize, antialias=True), [spec.crop, spec.crop])
+        pixels = torch.nn.functional.pad(TF.pil_to_tensor(cropped).float().div_(255.0), [spec.pad] * 4)
+        expected = TF.normalize(pixels, list(spec.mean), list(spec.std))
+        assert torch.equal(spec.to_tensor(image), expected), (mode, size, spec)
 
 
 def test_preprocess_values() -> None:

@@ -135,3 +135,13 @@ def test_create_model_with_operator_uses_the_paper_placement():
     model = slimconv.create_model("resnet20", op="spconv", alpha=0.25)
     layers = [m for m in model.modules() if isinstance(m, slimconv.get_op("spconv"))]
     assert len(layers) == 18 and all(layer.alpha == 0.25 for layer in layers)
+
+
+def test_a_torchvision_weights_enum_is_recognised_without_slimconv_importing_torchvision():
+    """slimconv.models imports torchvision on first use only; an enum the caller made is still recognised."""
+    from torchvision.models import ResNet18_Weights
+
+    with pytest.raises(ValueError, match="resnet20 has no torchvision weights"):
+        slimconv.create_model("resnet20", weights=ResNet18_Weights.DEFAULT)
+    with pytest.raises(ValueError, match="weights must be None, a torchvision weights name or enum"):
+        slimconv.create_model("resnet20", weights=3)
