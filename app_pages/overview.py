@@ -7,7 +7,7 @@ import analysis
 import lab
 from analysis.figures import redundancy_profile_figure
 from lab.bounds import MAX_IMAGES_SHOWN, shown_of
-from lab.honest_inputs import input_caption, model_view, ood_summary
+from lab.honest_inputs import input_caption, model_view, ood_summary, untrained_note
 
 IMAGES_PER_ROW = 6
 
@@ -36,6 +36,8 @@ for start in range(0, len(drawn), IMAGES_PER_ROW):
                      width=72)
 if note := shown_of(len(drawn), len(images), "images; the analyses use all of them"):
     st.caption(note)
+if untrained := untrained_note(model):
+    st.warning(untrained)
 with lab.user_errors("classify the images"):
     table = lab.predictions(model, images)
     summary = ood_summary(model, images)

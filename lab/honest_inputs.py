@@ -9,6 +9,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
+import slimconv
 from analysis.ood import OODReference, far_note, penultimate_features, read_distances, training_description
 
 from .device_fallback import run_models
@@ -56,6 +57,17 @@ class OODSummary:
     readings: list[str] | None
     note: str | None
     unavailable: str | None
+
+
+def untrained_note(model: LoadedModel) -> str | None:
+    """Why a model converted on the fly to an operator whose layers start untrained predicts nothing it learned
+    (``None`` for any other model): otherwise its confident-looking predictions would pass for the model's."""
+    op = "" if model.source is None else model.source.op
+    if not op or not slimconv.get_op(op).starts_untrained:
+        return None
+    return (f"This model was converted to {op} here, and {op} layers start untrained (nothing of the dense layers "
+            "carries over): the predictions below come from random layers, not from what the model learned. "
+            f"Train the converted model on the Train page, or choose a zoo model trained with {op}.")
 
 
 def _unavailable(model: LoadedModel) -> str:

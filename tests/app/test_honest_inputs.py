@@ -27,6 +27,17 @@ def test_the_bundled_model_flags_the_photo_and_no_fashion_image():
     assert captions.count("model input") == len(table)  # the model's own 28x28 input beside every image
 
 
+def test_predictions_of_an_untrained_conversion_say_so():
+    app = run_app()
+    assert not any("start untrained" in warning.value for warning in app.warning)
+    app.selectbox(key="convert_op").set_value("spconv").run()
+    assert_clean(app)
+    notes = [warning.value for warning in app.warning if "start untrained" in warning.value]
+    assert len(notes) == 1 and "not from what the model learned" in notes[0]
+    app.selectbox(key="convert_op").set_value("linearconv").run()  # inherits the dense weights: no such note
+    assert not any("start untrained" in warning.value for warning in app.warning)
+
+
 def test_a_checkpoint_without_reference_says_the_reading_is_not_available(zoo_env):
     app = run_app(OVERVIEW)
     assert any("reading is not available" in caption.value and "no reference statistics" in caption.value
