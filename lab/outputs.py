@@ -20,6 +20,8 @@ FIGURE_DPI = 110
 #: Width in pixels of the main column in a 1400-px window with the sidebar open: figures are made legible
 #: for their share of it (``column_share``).
 MAIN_COLUMN_PX = 940
+#: The gap Streamlit leaves between columns: a figure in a column is that much narrower than its share.
+COLUMN_GAP_PX = 16
 MAX_CACHED_FIGURES = 64
 
 
@@ -79,8 +81,9 @@ def show_figure(title: str, builder: Callable[..., Figure], *args: Any, caption:
     main column the figure is shown in (e.g. 0.4 in ``st.columns([2, 3])``'s first); its texts are raised to
     about 10 px at that width.
     """
-    png = _rendered(f"{builder.__module__}.{builder.__qualname__}", _digest(args, kwargs),
-                    MAIN_COLUMN_PX * column_share, builder, args, kwargs)
+    shown_px = MAIN_COLUMN_PX * column_share - (COLUMN_GAP_PX if column_share < 1 else 0)
+    png = _rendered(f"{builder.__module__}.{builder.__qualname__}", _digest(args, kwargs), shown_px, builder, args,
+                    kwargs)
     st.image(png, caption=caption, width="stretch")
     st.download_button(f"Download {title} (PNG)", png, file_name=f"{_file_stem(title)}.png", mime="image/png",
                        key=f"png-{_file_stem(title)}", on_click="ignore")

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import torch
+from matplotlib import rcParams
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
@@ -101,17 +102,25 @@ def make_legible(figure: Figure, displayed_width_px: float, min_text_px: float =
     ``displayed_width_px`` wide (whatever its dpi: shown size / inches is what scales the text), and
     return it. A point is 1/72 inch, so a text of ``s`` points shows at ``s * displayed_width_px /
     (72 * width_in)`` pixels."""
-    width_in = float(figure.get_size_inches()[0])
-    min_points = min_text_px * 72.0 * width_in / float(displayed_width_px)
-    for axes in figure.axes:  # tick labels exist only once asked for
-        for axis in (axes.xaxis, axes.yaxis):
-            axis.get_major_ticks()
-    for text in figure.findobj(Text):
-        if text.get_text() and text.get_fontsize() < min_points:
-            text.set_fontsize(min_points)
-    for axes in figure.axes:  # ticks made later (at draw) follow the axis' tick parameters
-        if _ticks_small(axes, min_points):
-            axes.tick_params(which="both", labelsize=min_points)
+    min_points = 0.0
+    for _ in range(2):  # raising the texts widens the figure's tight box, which shrinks them again
+        # saved with bbox_inches="tight", the image is as wide as the texts' box and its padding
+        figure.draw_without_rendering()
+        width_in = max(float(figure.get_size_inches()[0]),
+                       float(figure.get_tightbbox().width) + 2 * float(rcParams["savefig.pad_inches"]))
+        needed = min_text_px * 72.0 * width_in / float(displayed_width_px)
+        if needed <= min_points * 1.001:
+            break
+        min_points = needed
+        for axes in figure.axes:  # tick labels exist only once asked for
+            for axis in (axes.xaxis, axes.yaxis):
+                axis.get_major_ticks()
+        for text in figure.findobj(Text):
+            if text.get_text() and text.get_fontsize() < min_points:
+                text.set_fontsize(min_points)
+        for axes in figure.axes:  # ticks made later (at draw) follow the axis' tick parameters
+            if _ticks_small(axes, min_points):
+                axes.tick_params(which="both", labelsize=min_points)
     return figure
 
 

@@ -129,7 +129,7 @@ def ghost_pairs_figure(pairs: GhostPairs, *, max_pairs: int = 6) -> Figure:
     instance_of("pairs", pairs, GhostPairs)
     positive_int("max_pairs", max_pairs)
     count = min(max_pairs, pairs.source_channels.numel())
-    figure = new_figure(10.0, 2.3 * count + 0.6)
+    figure = new_figure(6.4, 1.75 * count + 0.8)  # about its size on the page (a 3/5 column): texts stay legible
     axes = figure.subplots(count, 4, squeeze=False)
     for row in range(count):
         maps = as_numpy(pairs.example_maps[row])
@@ -149,7 +149,7 @@ def ghost_pairs_figure(pairs: GhostPairs, *, max_pairs: int = 6) -> Figure:
             ax.set_yticks([])
         colorbar(figure, shown, list(axes[row]), "activation")
     figure.suptitle(
-        f"Ghost pairs: the {count} most alike channel pairs and cheap rebuilds of one from the other "
+        f"Ghost pairs: the {count} most alike channel pairs\nand cheap rebuilds of one from the other "
         f"(image {pairs.example_image}; R² over all images)",
         fontsize=11,
     )

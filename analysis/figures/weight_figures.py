@@ -44,13 +44,16 @@ def spectrum_figure(spectrum: FilterSpectrum, *, layer_name: str = "") -> Figure
     text("layer_name", layer_name)
     values = as_numpy(spectrum.singular_values)
     positions = range(1, len(values) + 1)
-    figure = new_figure(9.0, 3.8)
-    left, right = figure.subplots(1, 2)
+    figure = new_figure(5.2, 6.4)  # panels stacked: shown in half of the page's column, texts stay legible
+    left, right = figure.subplots(2, 1)
     left.semilogy(positions, values.clip(min=values.max() * 1e-12 if values.max() > 0 else 1e-300), "o-", markersize=3)
     left.set_xlabel("index")
     left.set_ylabel("singular value (log)")
-    for ticks in (left.yaxis.set_major_formatter, left.yaxis.set_minor_formatter):  # plain text, not mathtext
-        ticks(FuncFormatter(lambda value, _: f"{value:.2g}"))
+    plain = FuncFormatter(lambda value, _: f"{value:.2g}")  # plain text, not mathtext
+    left.yaxis.set_major_formatter(plain)
+    spans_a_decade = values.min() > 0 and values.max() / values.min() >= 10
+    # minor ticks labelled only where no decade tick is (their labels would overlap)
+    left.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: "") if spans_a_decade else plain)
     left.set_title(f"singular values; effective rank {spectrum.effective_rank:.1f} of {len(values)}", fontsize=10)
     right.plot(positions, as_numpy(spectrum.cumulative_energy), "-", color="#08519c")
     for share, colour in ((0.9, "#fd8d3c"), (0.99, "#d94801")):
@@ -74,8 +77,8 @@ def primaries_figure(rebuild: PrimaryRebuild, *, layer_name: str = "") -> Figure
     r2 = rebuild.r2_by_primaries
     count = r2.shape[0]
     primaries = torch.arange(count + 1)
-    figure = new_figure(10.0, 3.8)
-    left, right = figure.subplots(1, 2)
+    figure = new_figure(6.0, 6.6)  # panels stacked: shown in 3/5 of the page's column, texts stay legible
+    left, right = figure.subplots(2, 1)
     left.plot(as_numpy(primaries), as_numpy(r2.mean(dim=0)), label="mean over filters")
     left.plot(as_numpy(primaries), as_numpy(r2.min(dim=0).values), label="worst filter")
     left.axhline(rebuild.r2_target, color="grey", linestyle=":", label=f"target R² {rebuild.r2_target:g}")
@@ -89,7 +92,7 @@ def primaries_figure(rebuild: PrimaryRebuild, *, layer_name: str = "") -> Figure
     left.set_xlabel("primary filters P (greedy order)")
     left.set_ylabel("R² of the rebuilt filters")
     left.set_ylim(0, 1.02)
-    left.legend(fontsize=7, loc="lower right")
+    left.legend(fontsize=7, loc="best")
     left.set_title("rebuild of every filter from P primaries", fontsize=10)
     filter_size = rebuild.dense_params // count
     params = [p * filter_size + (count - p) * p for p in range(count + 1)]
@@ -100,11 +103,11 @@ def primaries_figure(rebuild: PrimaryRebuild, *, layer_name: str = "") -> Figure
     )
     right.set_xlabel("primary filters P")
     right.set_ylabel("weights (bias excluded)")
-    right.legend(fontsize=7, loc="lower right")
+    right.legend(fontsize=7, loc="best")
     right.set_title("parameters", fontsize=10)
     name = f" of {layer_name}" if layer_name else ""
     figure.suptitle(
-        f"How many LinearConv primaries{name} would rebuild every filter to R² >= {rebuild.r2_target:g}", fontsize=11
+        f"How many LinearConv primaries{name}\nwould rebuild every filter to R² >= {rebuild.r2_target:g}", fontsize=11
     )
     return figure
 

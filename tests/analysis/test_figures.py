@@ -162,3 +162,27 @@ def test_make_legible_raises_small_text_for_the_displayed_width():
     smallest_px = min(text.get_fontsize() for text in figure.findobj(matplotlib.text.Text) if text.get_text()
                       and text.get_visible()) * 400 / (72 * width_in)
     assert smallest_px >= 10 - 1e-6
+
+
+@pytest.mark.parametrize("name", ["ghost_pairs", "spectrum", "primaries", "correlation"])
+def test_texts_are_legible_in_the_saved_image_at_its_shown_width(name):
+    """Saved with bbox_inches="tight" (as the app does), an image is as wide as its texts' box: the smallest text
+    still shows at 10 px or more once the image is scaled to the width it is shown at."""
+    import io
+
+    from PIL import Image
+
+    torch.manual_seed(0)
+    maps, weight = torch.randn(4, 16, 8, 8), torch.randn(32, 16, 3, 3)
+    build = {"ghost_pairs": lambda: figures.ghost_pairs_figure(analysis.ghost_pairs(maps, num_pairs=6), max_pairs=6),
+             "spectrum": lambda: figures.spectrum_figure(analysis.filter_spectrum(weight), layer_name="conv1"),
+             "primaries": lambda: figures.primaries_figure(analysis.primaries_needed(weight), layer_name="conv1"),
+             "correlation": lambda: figures.filter_correlation_figure(analysis.filter_correlation(weight))}[name]
+    shown_px, dpi = 450, 110
+    figure = figures.make_legible(build(), shown_px)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    saved_px = Image.open(buffer).width
+    texts = [text for text in figure.findobj(matplotlib.text.Text) if text.get_text() and text.get_visible()]
+    smallest_px = min(text.get_fontsize() for text in texts) * dpi / 72 * shown_px / saved_px
+    assert smallest_px >= 9.9, smallest_px
