@@ -61,7 +61,7 @@ macs_column.metric("MACs per image", f"{profile.macs:,}")
 lab.show_table(pd.DataFrame(profile.rows()), "parameters and MACs per layer")
 
 st.subheader("Redundancy profile of the whole network")
-metric_column, threshold_column, notebook_column = st.columns([2, 2, 1])
+metric_column, threshold_column, notebook_column = st.columns([3, 3, 2])  # the button label fits
 metric = metric_column.selectbox("Similarity metric", analysis.METRICS, key="overview_metric")
 threshold = threshold_column.slider("Alike when |similarity| is at least", 0.5, 0.99, 0.8, 0.01,
                                     key="overview_threshold")
