@@ -7,11 +7,13 @@ import analysis
 import lab
 from analysis.figures import spconv_figure, split_what_if_figure
 from analysis.tables import split_scores_table
+from lab.bounds import shown_of
 from lab.cached_results import spconv_inspection
 from lab.trained_offer import offer_trained
 from slimconv import SPConv2d
 
 st.title("SPConv split")
+SPCONV_FIGURE_CHANNELS = 8  # output channels drawn in the branch maps
 EXPLANATION = (
     "**What you are looking at:** SPConv (Zhang et al., 2020) splits a layer's input channels into a "
     "*representative* part, convolved with a full 3x3, and a *redundant* part, handled by a cheap 1x1; the two "
@@ -38,7 +40,10 @@ if spconv_layers:
     representative.metric("Representative channels", len(inspection.representative_channels))
     redundant.metric("Redundant channels", len(inspection.redundant_channels))
     alpha.metric("alpha", f"{inspection.alpha:g}")
-    lab.show_figure("spconv branches", spconv_figure, inspection, image_index=shown, layer_name=layer)
+    outputs_note = shown_of(SPCONV_FIGURE_CHANNELS, int(inspection.beta.shape[1]),
+                            "output channels in the branch maps; the table has them all")
+    lab.show_figure("spconv branches", spconv_figure, inspection, image_index=shown, layer_name=layer,
+                    max_channels=SPCONV_FIGURE_CHANNELS, caption=outputs_note)
     lab.show_table(pd.DataFrame({"output channel": range(inspection.beta.shape[1]),
                                  "beta (representative)": inspection.beta[shown].tolist(),
                                  "gamma (redundant)": inspection.gamma[shown].tolist()}), "fusion weights")
