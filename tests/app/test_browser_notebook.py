@@ -9,7 +9,15 @@ import nbformat
 import pytest
 
 from lab import PRETRAINED_DIR_VARIABLE
-from tests.app.browser import CHROMIUM, CHROMIUM_ARGS, choose, open_page, playwright_or_skip, streamlit_server
+from tests.app.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    choose,
+    open_page,
+    playwright_or_skip,
+    streamlit_server,
+    wait_until_idle,
+)
 
 sync_api = playwright_or_skip()
 
@@ -35,6 +43,9 @@ def test_feature_maps_notebook_downloads(test_zoo, tmp_path):
         for op in (None, "spconv"):
             if op:
                 choose(page, "Convert to operator", op)
+                # on a busy machine the rerun can start after choose() stopped waiting for it: wait for its result
+                page.get_by_test_id("stSidebar").get_by_text(re.compile(f"(->|→) {op}")).first.wait_for(timeout=60_000)
+                wait_until_idle(page)
             file_name, notebook = _download(page, tmp_path, f"{op}.ipynb")
             nbformat.validate(notebook)
             code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
