@@ -164,10 +164,11 @@ if (latency := latency_of(applied)) is not None:
                         help=f"95% interval {row.ratio_low:.2f}-{row.ratio_high:.2f}, paired over {row.rounds} "
                              "interleaved rounds")
     mac_column.metric("MACs, planned / original (the ideal)", f"{row.mac_ratio:.2f}")
+    share_low, share_high = row.ideal_share_interval
     share_column.metric("Speed, share of what the MACs allow", f"{about}{row.ideal_share:.0%}",
-                        help=f"95% interval {row.mac_ratio / row.ratio_high:.0%}-{row.mac_ratio / row.ratio_low:.0%} "
-                             "(from the time ratio's). MACs ratio over time ratio: 100% when the time falls as much "
-                             "as the MACs do; under 100% when the operator's extra steps cost more than its MACs say")
+                        help=f"95% interval {share_low:.0%}-{share_high:.0%} (from the time ratio's). MACs ratio "
+                             "over time ratio: 100% when the time falls as much as the MACs do; under 100% when the "
+                             "operator's extra steps cost more than its MACs say")
     verdict = (f"Deploy forms, batch {measured_batch}, {model.device}: ratio {row.ratio:.2f} (95% interval "
                f"{row.ratio_low:.2f}-{row.ratio_high:.2f}). {row.verdict}")
     (st.warning if row.noisy else st.success)(lab.literal(verdict))

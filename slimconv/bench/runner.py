@@ -51,6 +51,11 @@ class BenchRow:
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def ideal_share_interval(self) -> tuple[float, float]:
+        """95% interval of ``ideal_share``, from the ratio's (``mac_ratio / ratio`` falls as the ratio rises)."""
+        return self.mac_ratio / self.ratio_high, self.mac_ratio / self.ratio_low
+
 
 def _is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
