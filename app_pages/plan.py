@@ -1,6 +1,5 @@
 """Plan: a per-layer slimming plan from measured redundancy, edited, applied by slimconv.convert and measured."""
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -11,6 +10,7 @@ from analysis.tables import plan_cka_table, replaced_layers_table
 from lab.plan import (
     EDITABLE,
     apply_plan,
+    cka_chart,
     current_applied,
     edited_plan,
     evaluation_kind,
@@ -140,11 +140,7 @@ cka_column, layers_column = st.columns([3, 2])
 with cka_column:
     st.caption("Debiased linear CKA of each convolution's output to the original's (1: the same representation "
                "up to rotation and scale). Replaced layers in orange.")
-    cka = plan_cka_table(outcome, applied.plan)
-    st.altair_chart(alt.Chart(cka).mark_bar().encode(
-        x=alt.X("layer:N", sort=None, axis=alt.Axis(labelAngle=-60)), y=alt.Y("CKA to the original:Q",
-                                                                               scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("replaced:N", scale=alt.Scale(range=["#4c78a8", "#f58518"]))), width="stretch")
+    st.altair_chart(cka_chart(plan_cka_table(outcome, applied.plan)), width="stretch")
 with layers_column:
     lab.show_table(replaced_layers_table(applied.report), "changed layers")
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 import torch
@@ -146,3 +147,17 @@ def current_applied(model: LoadedModel) -> AppliedPlan | None:
     """The plan applied in this session to ``model`` (``None``: none yet, or one for another model)."""
     applied = st.session_state.get(APPLIED_KEY)
     return applied if applied is not None and applied.original_key == model.key else None
+
+
+def cka_chart(table: pd.DataFrame) -> alt.Chart:
+    """``analysis.tables.plan_cka_table`` as horizontal bars in forward order: every layer name in full on its own
+    row (a vertical bar chart drops or cuts the names of a deep model), replaced layers in orange."""
+    shown = table.assign(layer_kind=table["replaced"].map({True: "replaced", False: "kept"}))
+    return alt.Chart(shown).mark_bar().encode(
+        y=alt.Y("layer:N", sort=None, title=None, axis=alt.Axis(labelLimit=0, labelOverlap=False, labelFontSize=12)),
+        x=alt.X("CKA to the original:Q", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("layer_kind:N", title=None, scale=alt.Scale(domain=["kept", "replaced"],
+                                                                     range=["#4c78a8", "#f58518"]),
+                        legend=alt.Legend(orient="bottom")),
+        tooltip=["layer", alt.Tooltip("CKA to the original:Q", format=".3f"), "layer_kind"],
+    ).properties(height=alt.Step(18))

@@ -62,3 +62,22 @@ def test_a_bad_edit_names_the_layer_and_the_reason(tmp_path):
     table.loc[row, ["op", "options"]] = ["spconv", "alpha"]
     with pytest.raises(ValueError, match="layers.0.0.conv1: .*key=value"):
         edited_plan(plan, model, table)
+
+
+def test_the_cka_chart_names_every_layer_in_forward_order():
+    """A vertical bar chart drops or cuts the names of a deep model's layers; the bars are horizontal, one row
+    per layer, names in full, in the order the table gives."""
+    import pandas as pd
+
+    from lab.plan import cka_chart
+
+    names = [f"features.{i}.block.conv{i % 3}" for i in range(53)]
+    table = pd.DataFrame({"layer": names, "CKA to the original": [0.5] * 53, "replaced": [i % 2 == 0 for i in range(53)]})
+    spec = cka_chart(table).to_dict()
+    y = spec["encoding"]["y"]
+    assert y["field"] == "layer" and y["sort"] is None
+    assert y["axis"]["labelLimit"] == 0 and y["axis"]["labelOverlap"] is False
+    assert spec["encoding"]["x"]["field"] == "CKA to the original"
+    rows = next(iter(spec["datasets"].values()))
+    assert [row["layer"] for row in rows] == names
+    assert {row["layer_kind"] for row in rows} == {"replaced", "kept"}
