@@ -72,7 +72,8 @@ def test_the_cka_chart_names_every_layer_in_forward_order():
     from lab.plan import cka_chart
 
     names = [f"features.{i}.block.conv{i % 3}" for i in range(53)]
-    table = pd.DataFrame({"layer": names, "CKA to the original": [0.5] * 53, "replaced": [i % 2 == 0 for i in range(53)]})
+    replaced = [i % 2 == 0 for i in range(53)]
+    table = pd.DataFrame({"layer": names, "CKA to the original": [0.5] * 53, "replaced": replaced})
     spec = cka_chart(table).to_dict()
     y = spec["encoding"]["y"]
     assert y["field"] == "layer" and y["sort"] is None
