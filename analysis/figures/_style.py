@@ -97,21 +97,25 @@ def layer_tick_labels(axes: Axes, names: list[str], axis: str = "x", max_labels:
         axes.set_yticks(positions, labels, fontsize=7)
 
 
+#: Texts are raised a little above what the current width needs: the box they widen then needs no further
+#: round (each round is a draw, the dearest step of showing a figure).
+_SIZE_MARGIN = 1.04
+
+
 def make_legible(figure: Figure, displayed_width_px: float, min_text_px: float = 10.0) -> Figure:
     """Raise every text of ``figure`` to at least ``min_text_px`` pixels once the figure is shown
     ``displayed_width_px`` wide (whatever its dpi: shown size / inches is what scales the text), and
-    return it. A point is 1/72 inch, so a text of ``s`` points shows at ``s * displayed_width_px /
-    (72 * width_in)`` pixels."""
+    return it with its layout fixed as drawn at those sizes (saving it then lays nothing out again). A
+    point is 1/72 inch, so a text of ``s`` points shows at ``s * displayed_width_px / (72 * width_in)``
+    pixels."""
+    pad_in = 2 * float(rcParams["savefig.pad_inches"])
+    width_in = float(figure.get_size_inches()[0]) + pad_in  # a first guess: content filling the figure
     min_points = 0.0
-    for _ in range(2):  # raising the texts widens the figure's tight box, which shrinks them again
-        # saved with bbox_inches="tight", the image is as wide as the texts' box and its padding
-        figure.draw_without_rendering()
-        width_in = max(float(figure.get_size_inches()[0]),
-                       float(figure.get_tightbbox().width) + 2 * float(rcParams["savefig.pad_inches"]))
+    for _ in range(5):  # raising the texts can widen the figure's tight box, which shrinks them again
         needed = min_text_px * 72.0 * width_in / float(displayed_width_px)
-        if needed <= min_points * 1.001:
+        if needed <= min_points:
             break
-        min_points = needed
+        min_points = needed * _SIZE_MARGIN
         for axes in figure.axes:  # tick labels exist only once asked for
             for axis in (axes.xaxis, axes.yaxis):
                 axis.get_major_ticks()
@@ -121,6 +125,11 @@ def make_legible(figure: Figure, displayed_width_px: float, min_text_px: float =
         for axes in figure.axes:  # ticks made later (at draw) follow the axis' tick parameters
             if _ticks_small(axes, min_points):
                 axes.tick_params(which="both", labelsize=min_points)
+        # laid out at these sizes; saved with bbox_inches="tight", the image is as wide as the texts' box and pad
+        figure.draw_without_rendering()
+        width_in = max(float(figure.get_size_inches()[0]),
+                       float(figure.get_tightbbox().width) + pad_in)
+    figure.set_layout_engine("none")  # the last draw laid it out at the final sizes
     return figure
 
 

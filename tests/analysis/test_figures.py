@@ -164,7 +164,7 @@ def test_make_legible_raises_small_text_for_the_displayed_width():
     assert smallest_px >= 10 - 1e-6
 
 
-@pytest.mark.parametrize("name", ["ghost_pairs", "spectrum", "primaries", "correlation"])
+@pytest.mark.parametrize("name", ["ghost_pairs", "spectrum", "primaries", "correlation", "heatmap"])
 def test_texts_are_legible_in_the_saved_image_at_its_shown_width(name):
     """Saved with bbox_inches="tight" (as the app does), an image is as wide as its texts' box: the smallest text
     still shows at 10 px or more once the image is scaled to the width it is shown at."""
@@ -177,7 +177,8 @@ def test_texts_are_legible_in_the_saved_image_at_its_shown_width(name):
     build = {"ghost_pairs": lambda: figures.ghost_pairs_figure(analysis.ghost_pairs(maps, num_pairs=6), max_pairs=6),
              "spectrum": lambda: figures.spectrum_figure(analysis.filter_spectrum(weight), layer_name="conv1"),
              "primaries": lambda: figures.primaries_figure(analysis.primaries_needed(weight), layer_name="conv1"),
-             "correlation": lambda: figures.filter_correlation_figure(analysis.filter_correlation(weight))}[name]
+             "correlation": lambda: figures.filter_correlation_figure(analysis.filter_correlation(weight)),
+             "heatmap": lambda: figures.similarity_heatmap_figure(analysis.channel_similarity(maps))}[name]
     shown_px, dpi = 450, 110
     figure = figures.make_legible(build(), shown_px)
     buffer = io.BytesIO()
@@ -186,3 +187,26 @@ def test_texts_are_legible_in_the_saved_image_at_its_shown_width(name):
     texts = [text for text in figure.findobj(matplotlib.text.Text) if text.get_text() and text.get_visible()]
     smallest_px = min(text.get_fontsize() for text in texts) * dpi / 72 * shown_px / saved_px
     assert smallest_px >= 9.9, smallest_px
+
+
+def test_make_legible_fixes_the_layout_it_drew_so_saving_gives_the_laid_out_image():
+    """Saving does not lay the figure out again (a constrained layout of 30 axes costs a draw): the image saved
+    from the fixed layout has the size a fresh layout at the final text sizes gives (constrained layout itself
+    moves a few pixels from one draw to the next)."""
+    import io
+
+    from PIL import Image
+
+    def saved_size(figure) -> tuple[int, int]:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=60, bbox_inches="tight")
+        return Image.open(buffer).size
+
+    torch.manual_seed(0)
+    maps = torch.randn(4, 16, 8, 8)
+    figure = figures.make_legible(figures.ghost_pairs_figure(analysis.ghost_pairs(maps, num_pairs=4), max_pairs=4), 400)
+    assert type(figure.get_layout_engine()).__name__ == "PlaceHolderLayoutEngine"  # "none": nothing laid out again
+    fixed = saved_size(figure)
+    figure.set_layout_engine("constrained")
+    fresh = saved_size(figure)
+    assert all(abs(a - b) <= 3 for a, b in zip(fixed, fresh, strict=True)), (fixed, fresh)
