@@ -49,14 +49,14 @@ def similarity_heatmap_figure(
     images = f"mean of {similarity.num_images} images" if similarity.num_images > 1 else "one image"
     mean = as_numpy(similarity.matrix[order][:, order])
     shown = axes[0].imshow(mean, cmap=SIMILARITY_CMAP, vmin=-1, vmax=1, interpolation="nearest")
-    axes[0].set_title(f"{metric} of channel maps ({images})", fontsize=10)
+    axes[0].set_title(f"{metric} of channel maps\n({images})", fontsize=10)  # two lines: panels sit side by side
     colorbar(figure, shown, axes[0], metric)
     if panels == 2:
         spread = as_numpy(similarity.std_over_images[order][:, order])
         shown_spread = axes[1].imshow(
             spread, cmap="Greys", vmin=0, vmax=max(1e-6, float(spread.max())), interpolation="nearest"
         )
-        axes[1].set_title("spread over images (std): high = image-specific", fontsize=10)
+        axes[1].set_title("spread over images (std)\nhigh = image-specific", fontsize=10)
         colorbar(figure, shown_spread, axes[1], f"std of {metric}")
     ordering = f"cluster order, {clusters.num_clusters} clusters" if clusters is not None else "channel order"
     for ax in axes:
