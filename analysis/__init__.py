@@ -19,6 +19,7 @@ from ._lazy import lazy_attribute
 from .capture import DEFAULT_MAX_VALUES_PER_IMAGE, CapturedActivations, bound_map_size, capture_activations
 from .cka import CKAMap, cka_from_grams, cka_map, gram_matrix, layer_grams, linear_cka, model_cka_map
 from .clustering import ChannelClusters, cluster_channels
+from .dense_grouping import DenseGrouping, dense_grouping
 from .filters import (
     FilterCorrelation,
     FilterSpectrum,
@@ -38,6 +39,7 @@ from .layer_choice import (
     most_alike_in_report,
     most_alike_layer,
     most_correlated_filters_layer,
+    most_groupable_layer,
     most_uneven_flgc_layer,
 )
 from .linearconv_inspection import LinearConvInspection, inspect_linearconv
@@ -136,6 +138,8 @@ __all__ = [
     "ChannelSimilarity",
     "CheapRebuild",
     "FLGCInspection",
+    "DenseGrouping",
+    "dense_grouping",
     "FLGCSwitches",
     "FilterCorrelation",
     "FilterSpectrum",
@@ -198,6 +202,7 @@ __all__ = [
     "most_alike_layer",
     "most_correlated_filters_layer",
     "most_uneven_flgc_layer",
+    "most_groupable_layer",
     "model_cka_map",
     "normalised_channels",
     "participation_ratio",

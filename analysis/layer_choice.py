@@ -10,6 +10,8 @@ Each chooser scores every candidate layer with one number and picks the highest:
   (:func:`analysis.filter_correlation`); only layers with one plain ``N x C x k x k`` weight qualify.
 - :func:`most_uneven_flgc_layer`: spread of a FLGC layer's group sizes (coefficient of variation of
   the channels and filters per group) plus its share of dead filters.
+- :func:`most_groupable_layer`: of dense layers, the weight energy the best balanced grouping keeps above
+  what the same search finds in shuffled weights (:func:`analysis.dense_grouping`).
 
 A :class:`LayerChoice` keeps every candidate's score, so a page can say why it opened where it did
 (:attr:`LayerChoice.reason`) and a test can compare the choice with the other layers.
@@ -28,6 +30,7 @@ from slimconv._validate import choice, fraction, instance_of, nn_module, positiv
 
 from ._running import eval_mode, images_for, run_model
 from .capture import bound_map_size
+from .dense_grouping import dense_grouping
 from .filters import filter_correlation
 from .flgc_inspection import inspect_flgc
 from .hooks import conv_layer_names, layer_hooks
@@ -135,6 +138,15 @@ def most_uneven_flgc_layer(model: nn.Module, layer_names: Sequence[str]) -> Laye
             spread += float(sizes.std(unbiased=False) / sizes.mean()) if sizes.mean() > 0 else 0.0
         scores[name] = spread + len(groups.dead_filters) / max(int(groups.filters_per_group.sum()), 1)
     return _best(scores, "unevenness of its groups (spread of the group sizes plus the share of dead filters)")
+
+
+def most_groupable_layer(model: nn.Module, layer_names: Sequence[str], groups: int) -> LayerChoice:
+    """Of the dense convolutions ``layer_names``, the one whose weights hold the most group structure: the
+    share of weight energy the best balanced grouping into ``groups`` keeps, above chance."""
+    nn_module("model", model)
+    modules = dict(model.named_modules())
+    scores = {name: dense_grouping(modules[name].weight, groups).structure_beyond_chance for name in layer_names}
+    return _best(scores, f"weight energy a grouping into {groups} keeps above chance")
 
 
 def most_alike_in_report(report: RedundancyReport) -> LayerChoice:

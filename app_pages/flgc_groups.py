@@ -2,11 +2,12 @@
 
 import pandas as pd
 import streamlit as st
+from torch import nn
 
 import analysis
 import lab
 import slimconv
-from analysis.figures import flgc_groups_figure
+from analysis.figures import dense_grouping_figure, flgc_groups_figure
 from lab.benchmark import rows_table, run_with_progress
 from lab.trained_offer import offer_trained
 from slimconv import FLGConv2d
@@ -22,14 +23,55 @@ EXPLANATION = (
 )
 st.markdown(EXPLANATION)
 
+DENSE_EXPLANATION = (
+    "FLGC's filters each see only the channels of their group. Cutting a trained dense layer into groups keeps "
+    "only the weights inside them: here, the balanced grouping that keeps the most of a layer's weight energy "
+    "(found by a search, so a lower bound), against what the same search finds in the same weights shuffled "
+    "(chance) and what a random grouping keeps. **What to look for:** whether the trained weights hold any group "
+    "structure beyond chance. Where they hold none, a grouping cut after training loses most of the layer, and "
+    "the grouping has to be learned during training: what FLGC does."
+)
+GROUP_COUNTS = [2, 4, 8]
+
+
+def show_dense_grouping(model: lab.LoadedModel, modules: dict[str, nn.Module]) -> None:
+    """How well a fixed grouping would fit the dense layers of a model without FLGC layers."""
+    st.subheader("What a fixed grouping would keep of this dense model")
+    st.markdown(DENSE_EXPLANATION)
+    count = st.selectbox("Groups", GROUP_COUNTS, index=GROUP_COUNTS.index(4), key="dense_groups")
+    candidates = [name for name in analysis.conv_layer_names(model.model) if type(modules[name]) is nn.Conv2d
+                  and modules[name].groups == 1 and min(modules[name].in_channels, modules[name].out_channels) >= count]
+    if not candidates:
+        st.info(f"No dense convolution of this model has {count} or more input channels and filters to group.")
+        return
+    with lab.user_errors("find the layer a grouping fits best"):
+        best = lab.groupable_layer(model, count, candidates)
+    layer = lab.layer_picker("Dense layer", candidates, best, key="dense_group_layer")
+    conv = modules[layer]
+    with lab.user_errors(f"group the weights of {layer}"):
+        grouping = analysis.dense_grouping(conv.weight, count)
+    sizes = grouping.groups
+    taps = conv.weight.shape[2] * conv.weight.shape[3]
+    grouped_macs = taps * int((sizes.channels_per_group * sizes.filters_per_group).sum())
+    shares = st.columns(4)
+    shares[0].metric("Energy kept by the grouping found", f"{grouping.energy_kept:.0%}")
+    shares[1].metric("Same search, shuffled weights", f"{grouping.shuffled_energy_kept:.0%}",
+                     help="The mean over a few shuffles of the layer's energies: what the search finds by chance")
+    shares[2].metric("Random grouping", f"{grouping.random_energy_kept:.0%}")
+    dense_macs = taps * conv.in_channels * conv.out_channels
+    shares[3].metric("MACs per position, grouped / dense", f"{grouped_macs:,} / {dense_macs:,}")
+    lab.show_figure("dense grouping", dense_grouping_figure, grouping, layer_name=layer)
+
+
 model = lab.current_model()
 modules = dict(model.model.named_modules())
 flgc_layers = [name for name in analysis.conv_layer_names(model.model) if isinstance(modules[name], FLGConv2d)]
 if not flgc_layers:
-    st.warning(f"{lab.literal(model.label)} has no FLGC layer. Load an FLGC checkpoint, or choose **flgc** "
-               "under *Convert to operator* in the sidebar with *Layers to convert* left at *(as in the paper)* "
-               "(a converted layer starts from an untrained grouping).")
+    st.info(f"{lab.literal(model.label)} has no FLGC layer. To see the groups FLGC learned, open the model trained "
+            "with it, or choose **flgc** under *Convert to operator* in the sidebar with *Layers to convert* left at "
+            "*(as in the paper)* (a converted layer starts from an untrained grouping).")
     offer_trained("flgc")
+    show_dense_grouping(model, modules)
     st.stop()
 
 if note := slimconv.placement_note("flgc", model.model):

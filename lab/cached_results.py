@@ -159,3 +159,14 @@ def _filters_layer(model_key: str, _model: LoadedModel) -> analysis.LayerChoice 
 def correlated_filters_layer(model: LoadedModel) -> analysis.LayerChoice | None:
     """The layer whose filters are most correlated; ``None`` when no layer has one plain weight tensor."""
     return _filters_layer(model.key, model)
+
+
+@st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner="Searching each dense layer's best grouping ...")
+def _groupable_layer(model_key: str, groups: int, layers: tuple[str, ...], _model: LoadedModel) -> analysis.LayerChoice:
+    return analysis.most_groupable_layer(_model.model, layers, groups)
+
+
+def groupable_layer(model: LoadedModel, groups: int, layers: Sequence[str]) -> analysis.LayerChoice:
+    """Of the dense convolutions ``layers``, the one whose weights a grouping into ``groups`` fits best
+    (:func:`analysis.most_groupable_layer`)."""
+    return _groupable_layer(model.key, groups, tuple(layers), model)

@@ -6,6 +6,7 @@ from .._lazy import lazy_attribute
 from ._style import make_legible
 from .network_figures import cka_figure, redundancy_profile_figure
 from .operator_figures import (
+    dense_grouping_figure,
     flgc_groups_figure,
     flgc_switches_figure,
     pedconv_figure,
@@ -30,6 +31,7 @@ __all__ = [
     "cka_figure",
     "feature_map_grid_figure",
     "filter_correlation_figure",
+    "dense_grouping_figure",
     "flgc_groups_figure",
     "flgc_switches_figure",
     "ghost_pairs_figure",

@@ -1,5 +1,5 @@
 """Figures of what each operator does: SPConv's split and fusion, the split what-if, FLGC's groups
-and their switches, PEDConv's factors."""
+and their switches, the grouping a dense layer's weights come closest to, PEDConv's factors."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from matplotlib.patches import Patch, Rectangle
 
 from slimconv._validate import index, instance_of, positive_int, text
 
+from ..dense_grouping import DenseGrouping
 from ..flgc_inspection import FLGCInspection, FLGCSwitches
 from ..pedconv_inspection import PEDConvInspection
 from ..spconv_inspection import SPConvInspection, SplitScore, SplitWhatIf
@@ -197,6 +198,42 @@ def flgc_groups_figure(inspection: FLGCInspection, *, layer_name: str = "") -> F
         f"deployed {inspection.deployed_macs_per_position:,}",
         fontsize=10,
     )
+    return figure
+
+
+def dense_grouping_figure(grouping: DenseGrouping, *, layer_name: str = "") -> Figure:
+    """A dense layer's weight energy per filter and input channel, both sorted by the grouping found (its
+    groups outlined: what a FLGC layer of these groups would keep), beside the shares kept by it, by the
+    same search in shuffled weights and by a random grouping."""
+    instance_of("grouping", grouping, DenseGrouping)
+    text("layer_name", layer_name)
+    groups = grouping.groups
+    figure = new_figure(9.0, 5.0)
+    matrix_ax, shares_ax = figure.subplots(1, 2, width_ratios=[1.6, 1])
+    energy = grouping.energy[groups.filter_order][:, groups.channel_order]
+    shown = matrix_ax.imshow(as_numpy(energy / energy.max()), cmap="Greys", vmin=0, vmax=1, aspect="auto",
+                             interpolation="nearest")
+    channel_start = filter_start = 0
+    for n_g, m_g in zip(groups.channels_per_group.tolist(), groups.filters_per_group.tolist(), strict=True):
+        matrix_ax.add_patch(Rectangle((channel_start - 0.5, filter_start - 0.5), n_g, m_g, fill=False,
+                                      edgecolor="#d94801", linewidth=1.5))
+        channel_start += n_g
+        filter_start += m_g
+    matrix_ax.set_xlabel("input channel (sorted by group)")
+    matrix_ax.set_ylabel("filter (sorted by group)")
+    matrix_ax.set_title("weight energy sum_k W^2\n(outlined: inside the groups)", fontsize=9)
+    colorbar(figure, shown, matrix_ax, "energy / largest")
+    labels = ["grouping found", "same search,\nshuffled weights", "random grouping"]
+    values = [grouping.energy_kept, grouping.shuffled_energy_kept, grouping.random_energy_kept]
+    bars = shares_ax.barh(range(3), values, color=["#d94801", "#9e9e9e", "#cfcfcf"])
+    shares_ax.bar_label(bars, [f"{value:.0%}" for value in values], padding=3, fontsize=9)
+    shares_ax.set_yticks(range(3), labels, fontsize=9)
+    shares_ax.invert_yaxis()
+    shares_ax.set_xlim(0, 1)
+    shares_ax.set_xlabel("share of the weight energy kept")
+    shares_ax.set_title("what a grouping keeps", fontsize=9)
+    figure.suptitle(f"{groups.num_groups} balanced groups{' of ' + layer_name if layer_name else ''}: the dense "
+                    f"weights keep {grouping.energy_kept:.0%} inside them", fontsize=10)
     return figure
 
 

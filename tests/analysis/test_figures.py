@@ -53,6 +53,7 @@ def results() -> dict[str, tuple]:
         "split what-if": (figures.split_what_if_figure, (analysis.split_what_if(maps, 0.5),), {}),
         "flgc groups": (figures.flgc_groups_figure, (analysis.inspect_flgc(flgc_layer),), {}),
         "flgc switches": (figures.flgc_switches_figure, (analysis.flgc_switches(flgc_layer, flgc_later),), {}),
+        "dense grouping": (figures.dense_grouping_figure, (analysis.dense_grouping(weight, 2),), {"layer_name": "c"}),
         "pedconv": (figures.pedconv_figure, (analysis.inspect_pedconv(pedconv_layer, maps),), {}),
         "attribution overlay": (figures.attribution_overlay_figure, (x, [saliency, grad_cam]), {"max_images": 2}),
         "attribution comparison": (
@@ -83,6 +84,7 @@ BUILDERS = [
     "split what-if",
     "flgc groups",
     "flgc switches",
+    "dense grouping",
     "pedconv",
     "attribution overlay",
     "attribution comparison",

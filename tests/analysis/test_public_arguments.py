@@ -253,6 +253,9 @@ COVERED: dict[str, tuple[str, ...]] = {
     "most_alike_layer": LAYER_CHOICE,
     "most_correlated_filters_layer": LAYER_CHOICE,
     "most_uneven_flgc_layer": LAYER_CHOICE,
+    "most_groupable_layer": (
+        "tests.analysis.test_dense_grouping::test_the_chooser_opens_on_the_layer_with_group_structure",),
+    "dense_grouping": ("tests.analysis.test_dense_grouping::test_bad_arguments",),
     "most_alike_in_report": (
         "tests.analysis.test_layer_choice::test_most_alike_in_report_matches_the_forward_pass_chooser",),
     "make_legible": (
@@ -277,6 +280,7 @@ EXEMPT: dict[str, str] = {
     "CheapRebuild": _RESULT,
     "FLGCInspection": _RESULT,
     "FLGCSwitches": _RESULT,
+    "DenseGrouping": _RESULT,
     "FilterCorrelation": _RESULT,
     "GhostPairs": _RESULT,
     "GroupStructure": _RESULT,

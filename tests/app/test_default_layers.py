@@ -54,7 +54,7 @@ def test_filters_on_every_operator_shows_no_error(zoo_env, op):
 @pytest.mark.slow
 def test_following_the_flgc_advice_converts_and_other_pages_keep_the_model(zoo_env):
     app = run_app("app_pages/flgc_groups.py")
-    assert any("Convert to operator" in warning.value for warning in app.warning)
+    assert any("Convert to operator" in info.value for info in app.info)
     app.selectbox(key="convert_op").set_value("flgc").run()  # what the advice says, policy as in the paper
     assert_clean(app)
     assert any("the default placement there is 'except-stem'" in caption.value for caption in app.caption)

@@ -89,7 +89,7 @@ def test_spconv_page_on_an_spconv_model_shows_both_branches(zoo_env):
 @pytest.mark.slow
 def test_flgc_page_needs_an_flgc_layer_and_then_shows_groups(zoo_env):
     app = run_app("app_pages/flgc_groups.py")
-    assert any("no FLGC layer" in warning.value for warning in app.warning)
+    assert any("no FLGC layer" in info.value for info in app.info)
     app = _converted("flgc", "app_pages/flgc_groups.py", policy="3x3")
     assert app.metric[0].value == "8"
     assert "Download flgc groups (PNG)" in download_names(app)
@@ -97,6 +97,20 @@ def test_flgc_page_needs_an_flgc_layer_and_then_shows_groups(zoo_env):
     app.selectbox(key="flgc_layer").set_value(app.selectbox(key="flgc_layer").options[-1]).run()
     assert_clean(app)
     assert not app.dataframe[0].value.equals(first)
+
+
+def test_flgc_page_on_a_dense_model_shows_what_a_fixed_grouping_keeps(zoo_env):
+    app = run_app("app_pages/flgc_groups.py")
+    shares = {metric.label: metric.value for metric in app.metric}
+    kept, chance, random = (float(shares[label].rstrip("%")) for label in (
+        "Energy kept by the grouping found", "Same search, shuffled weights", "Random grouping"))
+    assert random == 25 and kept >= random and chance >= random  # 4 groups by default
+    assert "Download dense grouping (PNG)" in download_names(app)
+    layer = app.selectbox(key="dense_group_layer").value
+    assert any(layer in caption.value and "above chance" in caption.value for caption in app.caption)
+    app.selectbox(key="dense_groups").set_value(2).run()
+    assert_clean(app)
+    assert {metric.label: metric.value for metric in app.metric}["Random grouping"] == "50%"
 
 
 def test_dynamic_conv_page_follows_the_image(zoo_env):
