@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 from slimconv._validate import indices, instance_of, text
 
@@ -51,9 +52,13 @@ def spectrum_figure(spectrum: FilterSpectrum, *, layer_name: str = "") -> Figure
     left.set_ylabel("singular value (log)")
     plain = FuncFormatter(lambda value, _: f"{value:.2g}")  # plain text, not mathtext
     left.yaxis.set_major_formatter(plain)
-    spans_a_decade = values.min() > 0 and values.max() / values.min() >= 10
-    # minor ticks labelled only where no decade tick is (their labels would overlap)
-    left.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: "") if spans_a_decade else plain)
+    low, high = (float(values.min()), float(values.max())) if values.min() > 0 else (0.0, 0.0)
+    decades = int(np.floor(np.log10(high)) - np.ceil(np.log10(low)) + 1) if low > 0 else 0
+    if decades >= 2:  # decade ticks enough to read the axis: minor labels would only overlap them
+        left.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+    else:  # at most one decade tick in range: label 2x and 5x ticks too, or the axis has one label
+        left.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        left.yaxis.set_minor_formatter(plain)
     left.set_title(f"singular values; effective rank {spectrum.effective_rank:.1f} of {len(values)}", fontsize=10)
     right.plot(positions, as_numpy(spectrum.cumulative_energy), "-", color="#08519c")
     for share, colour in ((0.9, "#fd8d3c"), (0.99, "#d94801")):

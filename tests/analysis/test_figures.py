@@ -229,3 +229,18 @@ def test_raised_panel_titles_do_not_run_into_each_other(name):
     for i, first in enumerate(boxes):
         for second in boxes[i + 1:]:
             assert not first.overlaps(second), (first, second)
+
+
+@pytest.mark.parametrize(("values", "least_labels"), [([1.88, 1.2, 0.9, 0.5, 0.3, 0.17], 3), ([50, 5, 0.5, 0.05], 3)])
+def test_the_spectrum_axis_has_labels_to_read_it_by(values, least_labels):
+    """Singular values within about a decade cross at most one decade tick: the 2x and 5x ticks are labelled too,
+    so the axis never shows a single number (wider spectra: the decade ticks alone)."""
+    weight = torch.diag(torch.tensor(values)).reshape(len(values), len(values), 1, 1)
+    figure = figures.spectrum_figure(analysis.filter_spectrum(weight))
+    figure.canvas.draw()
+    axes = figure.axes[0]
+    low, high = axes.get_ylim()
+    labels = [label.get_text() for label in axes.get_yticklabels() + axes.get_yticklabels(minor=True)
+              if label.get_text() and low <= label.get_position()[1] <= high]
+    assert len(labels) >= least_labels, labels
+    assert len(labels) == len(set(labels))
