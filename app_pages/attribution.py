@@ -8,7 +8,10 @@ import lab
 from analysis.attribution.choices import METHODS
 from analysis.figures import attribution_comparison_figure, attribution_overlay_figure, importance_redundancy_figure
 from lab.attribution import attributions, channel_importance, display_batch, occlusion_estimate_s
+from lab.bounds import shown_of
 from lab.models import bundled_names, load_bundled
+
+FIGURE_IMAGES = 4  # rows of the heatmap figures: more would not fit the page
 
 st.title("Attribution")
 EXPLANATION = (
@@ -27,7 +30,10 @@ layers = analysis.conv_layer_names(model.model)
 class_names = list(model.classes)
 
 method_column, layer_column = st.columns([3, 2])
-methods = method_column.multiselect("Methods", METHODS, default=["saliency", "Grad-CAM"], key="attr_methods")
+# the default only on the first visit: later the kept choice (app.KEPT_WIDGETS) is the value, and a default
+# beside it would make Streamlit warn
+methods = method_column.multiselect("Methods", METHODS, key="attr_methods",
+                                    default=None if "attr_methods" in st.session_state else ["saliency", "Grad-CAM"])
 layer = layer_column.selectbox("Layer (Grad-CAM, channel importance)", layers, index=len(layers) - 1,
                                key="attr_layer")
 if not methods:
@@ -43,7 +49,9 @@ if lab.asked_for("attributions", "Compute attributions", help="Runs captum on ev
     with lab.user_errors("compute the attributions"):
         results = [attributions(model, images, method, layer) for method in methods]
         shown = display_batch(model, images)
-    lab.show_figure("attributions", attribution_overlay_figure, shown, results, class_names=class_names)
+    rows_note = shown_of(FIGURE_IMAGES, len(images), "images (the first ones; choose others in the sidebar)")
+    lab.show_figure("attributions", attribution_overlay_figure, shown, results, class_names=class_names,
+                    max_images=FIGURE_IMAGES, caption=rows_note)
     for note in filter(None, (result.blank_note() for result in results)):
         st.warning(lab.literal(note))
 
@@ -73,4 +81,5 @@ if lab.asked_for("attributions", "Compute attributions", help="Runs captum on ev
         first, second = attributions(model, images, method, layer), attributions(other, images, method, layer)
         agreement = analysis.compare_attributions(first, second)
     lab.show_figure("attribution comparison", attribution_comparison_figure, shown, first, second,
-                    model_names=(model.label, other_name), agreement=agreement)
+                    model_names=(model.label, other_name), agreement=agreement, max_images=FIGURE_IMAGES,
+                    caption=rows_note)

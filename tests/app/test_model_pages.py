@@ -12,6 +12,9 @@ def test_attribution_overlay_importance_and_side_by_side(zoo_env):
     app.button(key="button_attributions").click().run()
     assert_clean(app)
     assert {"Download attributions (PNG)", "Download attribution comparison (PNG)"} <= set(download_names(app))
+    captions = [image.caption for element in app.get("image") for image in element.proto.imgs]
+    assert captions.count(f"Showing 4 of {len(app.multiselect(key='sample_names').value)} images (the first ones; "
+                          "choose others in the sidebar).") == 2, captions
     app.button(key="attr_importance").click().run()
     assert_clean(app)
     assert app.metric[0].label == "Spearman rank correlation"
