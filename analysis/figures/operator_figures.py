@@ -96,7 +96,9 @@ def spconv_figure(
     )
     maps_ax.set_xlabel("output channel")
     maps_ax.set_title("Branch outputs and fused output (each map scaled to its own range)", fontsize=9)
-    colorbar(figure, shown, maps_ax, "scaled activation")
+    # below the maps, not beside them: the square maps leave the wide axes' right part empty, so a bar at its
+    # edge would stand far from them
+    figure.colorbar(shown, ax=maps_ax, location="bottom", shrink=0.5, aspect=40).set_label("scaled activation")
     name = f" {layer_name}" if layer_name else ""
     figure.suptitle(f"SPConv layer{name}: split, fusion and branches", fontsize=11)
     return figure
