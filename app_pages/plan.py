@@ -7,6 +7,7 @@ import analysis
 import lab
 import slimconv
 from analysis.tables import plan_cka_table, replaced_layers_table
+from lab.outputs import LAYER_COLUMN
 from lab.plan import (
     EDITABLE,
     apply_plan,
@@ -64,7 +65,8 @@ table = plan_table(proposed)
 edited = st.data_editor(
     table, key=f"plan_editor_{model.key}_{budget}_{target}", hide_index=True, width="stretch",
     disabled=[column for column in table.columns if column not in EDITABLE],
-    column_config={"op": st.column_config.SelectboxColumn("op", options=[analysis.KEEP, *slimconv.list_ops()],
+    column_config={"layer": LAYER_COLUMN,
+                   "op": st.column_config.SelectboxColumn("op", options=[analysis.KEEP, *slimconv.list_ops()],
                                                           required=True),
                    "options": st.column_config.TextColumn("options", help="key=value,key=value"),
                    "reason": st.column_config.TextColumn("reason", width="large")})

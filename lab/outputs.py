@@ -89,9 +89,14 @@ def show_figure(title: str, builder: Callable[..., Figure], *args: Any, caption:
                        key=f"png-{_file_stem(title)}", on_click="ignore")
 
 
+#: Layer names such as ``layers.1.0.shortcut.0`` in full: the default column width cuts them.
+LAYER_COLUMN = st.column_config.TextColumn("layer", width="medium")
+
+
 def show_table(table: pd.DataFrame, title: str) -> None:
     """Show ``table`` and offer it as ``<title>.csv``."""
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"layer": LAYER_COLUMN} if "layer" in table.columns else None)
     st.download_button(f"Download {title} (CSV)", table.to_csv(index=False).encode(),
                        file_name=f"{_file_stem(title)}.csv", mime="text/csv", key=f"csv-{_file_stem(title)}",
                        on_click="ignore")
