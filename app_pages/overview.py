@@ -32,8 +32,9 @@ st.caption(lab.literal(input_caption(model)))
 for start in range(0, len(drawn), IMAGES_PER_ROW):
     for column, item in zip(st.columns(IMAGES_PER_ROW), drawn[start : start + IMAGES_PER_ROW], strict=False):
         with column, lab.user_errors(f"preprocess {item.name}"):
-            st.image([item.image, model_view(model, item)], caption=[lab.literal(item.name), "model input"],
-                     width=72)
+            # the name under the pair, over the column's width: under one 72-px image it broke mid-word
+            st.image([item.image, model_view(model, item)], width=68)
+            st.caption(lab.literal(item.name))
 if note := shown_of(len(drawn), len(images), "images; the analyses use all of them"):
     st.caption(note)
 if untrained := untrained_note(model):

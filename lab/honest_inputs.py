@@ -47,7 +47,8 @@ def model_view(model: LoadedModel, item: ImageItem) -> Image.Image:
 def input_caption(model: LoadedModel) -> str:
     channels, height, width = model.input_size
     colour = "grey" if channels == 1 else "colour"
-    return f"What {model.label} sees: {height}x{width} in {colour}, after its preprocessing (resize, crop, pad)."
+    return (f"Each image as given (left) and as {model.label} sees it (right): {height}x{width} in {colour}, after "
+            "its preprocessing (resize, crop, pad).")
 
 
 @dataclass(frozen=True)

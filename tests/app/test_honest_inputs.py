@@ -23,8 +23,10 @@ def test_the_bundled_model_flags_the_photo_and_no_fashion_image():
     reading = dict(zip(table["image"], table["distance from the training data"], strict=True))
     assert reading["flower.jpg"].startswith("far: ")
     assert not any(value.startswith("far: ") for name, value in reading.items() if name != "flower.jpg")
-    captions = [image.caption for element in app.get("image") for image in element.proto.imgs]
-    assert captions.count("model input") == len(table)  # the model's own 28x28 input beside every image
+    pairs = [element for element in app.get("image") if len(element.proto.imgs) == 2]
+    assert len(pairs) == len(table)  # the model's own input beside every image
+    assert any("as given (left) and as resnet20-fashion-dense sees it (right): 32x32 in grey" in shown(caption.value)
+               for caption in app.caption)
 
 
 def test_predictions_of_an_untrained_conversion_say_so():
