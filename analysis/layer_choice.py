@@ -142,10 +142,16 @@ def most_uneven_flgc_layer(model: nn.Module, layer_names: Sequence[str]) -> Laye
 
 def most_groupable_layer(model: nn.Module, layer_names: Sequence[str], groups: int) -> LayerChoice:
     """Of the dense convolutions ``layer_names``, the one whose weights hold the most group structure: the
-    share of weight energy the best balanced grouping into ``groups`` keeps, above chance."""
+    share of weight energy the best balanced grouping into ``groups`` keeps, above chance. A layer with nothing
+    to group (all-zero weights, fewer than ``groups`` channels or filters) is not a candidate."""
     nn_module("model", model)
     modules = dict(model.named_modules())
-    scores = {name: dense_grouping(modules[name].weight, groups).structure_beyond_chance for name in layer_names}
+    scores = {}
+    for name in layer_names:
+        try:
+            scores[name] = dense_grouping(modules[name].weight, groups).structure_beyond_chance
+        except ValueError:
+            continue
     return _best(scores, f"weight energy a grouping into {groups} keeps above chance")
 
 

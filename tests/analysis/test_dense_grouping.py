@@ -74,5 +74,8 @@ def test_the_chooser_opens_on_the_layer_with_group_structure():
     assert choice.layer == "1"
     assert choice.scores["1"] > 0.4 > choice.scores["0"]
     assert "grouping into 4" in choice.reason
+    with torch.no_grad():
+        model[0].weight.zero_()  # nothing to group: not a candidate, not an error
+    assert list(analysis.most_groupable_layer(model, ["0", "1"], 4).scores) == ["1"]
     with pytest.raises(ValueError, match="no layer qualifies"):
-        analysis.most_groupable_layer(model, [], 4)
+        analysis.most_groupable_layer(model, ["0"], 4)
