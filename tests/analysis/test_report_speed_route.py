@@ -78,3 +78,18 @@ def test_the_fast_route_refuses_nan_and_infinity_found_in_its_reductions(metric,
         reference(maps, metric, 0.9)
     with pytest.raises(ValueError, match="maps holds NaN or infinite values"):
         maps_redundancy_scores(maps, metric)
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e20])
+def test_fast_scores_of_large_values_equal_the_reference_route(offset):
+    """A large offset (centring in float32 loses digits) and values whose squares pass float32's range (the
+    norms are reduced in float64) give the reference's scores."""
+    maps = structured_maps(3, 32, 8) * (offset if offset > 1e10 else 1.0) + offset
+    fast, slow = maps_redundancy_scores(maps, "pearson", 0.9), reference(maps, "pearson", 0.9)
+    for field in dataclasses.fields(slow):
+        expected, got = getattr(slow, field.name), getattr(fast, field.name)
+        if isinstance(expected, float):
+            assert got == pytest.approx(expected, rel=1e-3, abs=1e-4), field.name
+        else:
+            assert got == expected, field.name
+    assert slow.dead_channels == 2  # the dead and the constant channel
