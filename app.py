@@ -30,8 +30,11 @@ PAGES = {
     ],
 }
 
-#: Choices kept across page switches (their options are the same for every model).
-KEPT_WIDGETS = ("attr_methods", "maps_metric", "spconv_metric", "overview_metric")
+#: Choices kept across page switches (their options are the same for every model). Kept in the session, a value
+#: is also what the widget shows when it is drawn again: left to the widget, a run that stopped before drawing
+#: it (no model chosen yet) let the browser show the default while the page used the old value.
+KEPT_WIDGETS = ("attr_methods", "maps_metric", "spconv_metric", "overview_metric", "spconv_alpha", "maps_threshold",
+                "maps_pairs", "dense_groups")
 
 navigation = st.navigation(PAGES)
 keep_widget_state(KEPT_WIDGETS)

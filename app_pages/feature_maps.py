@@ -31,7 +31,8 @@ with lab.user_errors("find the layer with the most alike channels"):
 layer_column, metric_column, threshold_column = st.columns(3)
 layer = lab.layer_picker("Layer", layers, most_alike, key="maps_layer", where=layer_column)
 metric = metric_column.selectbox("Similarity metric", analysis.METRICS, key="maps_metric")
-threshold = threshold_column.slider("Cluster channels alike at |similarity| >=", 0.5, 0.99, DEFAULT_THRESHOLD, 0.01,
+st.session_state.setdefault("maps_threshold", DEFAULT_THRESHOLD)  # kept across pages: app.KEPT_WIDGETS
+threshold = threshold_column.slider("Cluster channels alike at |similarity| >=", 0.5, 0.99, step=0.01,
                                     key="maps_threshold")
 if len(images) < MIN_IMAGES_ACROSS:
     st.info(f"Only {len(images)} image(s): each image's similarity uses its maps' spatial positions as samples, "
@@ -66,7 +67,8 @@ st.caption(f"{clusters.num_clusters} clusters among {similarity.channels} channe
 lab.show_table(redundancy_scores_table(maps, scores, image_names, metric, threshold), "redundancy scores")
 
 st.subheader("Ghost pairs: the most alike channels, rebuilt cheaply")
-num_pairs = st.slider("Pairs", 1, 12, 6, key="maps_pairs")
+st.session_state.setdefault("maps_pairs", 6)
+num_pairs = st.slider("Pairs", 1, 12, key="maps_pairs")
 with lab.user_errors(f"find ghost pairs in {layer}"):
     pairs = analysis.ghost_pairs(maps, similarity=similarity, metric=metric, num_pairs=num_pairs,
                                  example_image=shown)

@@ -38,7 +38,8 @@ def show_dense_grouping(model: lab.LoadedModel, modules: dict[str, nn.Module]) -
     """How well a fixed grouping would fit the dense layers of a model without FLGC layers."""
     st.subheader("What a fixed grouping would keep of this dense model")
     st.markdown(DENSE_EXPLANATION)
-    count = st.selectbox("Groups", GROUP_COUNTS, index=GROUP_COUNTS.index(4), key="dense_groups")
+    st.session_state.setdefault("dense_groups", 4)  # kept across pages: app.KEPT_WIDGETS
+    count = st.selectbox("Groups", GROUP_COUNTS, key="dense_groups")
     candidates = [name for name in analysis.conv_layer_names(model.model) if type(modules[name]) is nn.Conv2d
                   and modules[name].groups == 1 and min(modules[name].in_channels, modules[name].out_channels) >= count]
     if not candidates:

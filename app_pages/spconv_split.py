@@ -66,7 +66,8 @@ with lab.user_errors("find the dense layer with the most alike input channels"):
 layer_column, alpha_column, metric_column = st.columns(3)
 dense_layer = lab.layer_picker("Dense layer", dense_layers, most_alike_input, key="spconv_dense_layer",
                                where=layer_column)
-alpha = alpha_column.slider("alpha (share of representative channels)", 0.1, 0.9, 0.5, 0.05, key="spconv_alpha")
+st.session_state.setdefault("spconv_alpha", 0.5)  # kept across pages (app.KEPT_WIDGETS): shown as used
+alpha = alpha_column.slider("alpha (share of representative channels)", 0.1, 0.9, step=0.05, key="spconv_alpha")
 metric = metric_column.selectbox("Similarity metric", analysis.METRICS, key="spconv_metric")
 with lab.user_errors(f"split the input of {dense_layer}"):
     what_if = analysis.split_what_if(lab.layer_input(model, images, dense_layer), alpha, metric=metric)
