@@ -152,7 +152,8 @@ def most_groupable_layer(model: nn.Module, layer_names: Sequence[str], groups: i
             scores[name] = dense_grouping(modules[name].weight, groups).structure_beyond_chance
         except ValueError:
             continue
-    return _best(scores, f"weight energy a grouping into {groups} keeps above chance")
+    return _best(scores, f"weight energy kept by a grouping into {groups}, minus what the same search keeps in "
+                         "shuffled weights")
 
 
 def most_alike_in_report(report: RedundancyReport) -> LayerChoice:

@@ -60,7 +60,8 @@ def show_dense_grouping(model: lab.LoadedModel, modules: dict[str, nn.Module]) -
                      help="The mean over a few shuffles of the layer's energies: what the search finds by chance")
     shares[2].metric("Random grouping", f"{grouping.random_energy_kept:.0%}")
     dense_macs = taps * conv.in_channels * conv.out_channels
-    shares[3].metric("MACs per position, grouped / dense", f"{grouped_macs:,} / {dense_macs:,}")
+    shares[3].metric("MACs, grouped / dense", f"{grouped_macs / dense_macs:.0%}",
+                     help=f"{grouped_macs:,} of {dense_macs:,} multiply-adds per output position")
     lab.show_figure("dense grouping", dense_grouping_figure, grouping, layer_name=layer)
 
 

@@ -24,7 +24,12 @@ def layer_picker(label: str, layers: list[str], choice: LayerChoice | None, *, k
     index = layers.index(choice.layer) if choice is not None and choice.layer in layers else 0
     layer = where.selectbox(label, layers, index=index, key=key)
     if choice is not None and choice.layer in layers:
-        st.caption(choice.reason)
+        if layer == choice.layer:
+            st.caption(choice.reason)
+        else:  # the user's pick (or one kept from other settings): the reason would name another layer
+            own = f"; **{layer}**: {choice.scores[layer]:.3f}" if layer in choice.scores else ""
+            st.caption(f"Showing your pick. The layer with the highest {choice.measure} is **{choice.layer}** "
+                       f"({choice.score:.3f}{own}).")
     return layer
 
 

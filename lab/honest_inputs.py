@@ -62,7 +62,12 @@ class OODSummary:
 
 def untrained_note(model: LoadedModel) -> str | None:
     """Why a model converted on the fly to an operator whose layers start untrained predicts nothing it learned
-    (``None`` for any other model): otherwise its confident-looking predictions would pass for the model's."""
+    (``None`` for any other model): otherwise its confident-looking predictions would pass for the model's. So
+    does a torchvision architecture with random weights."""
+    if model.source is not None and model.source.kind == "torchvision-random":
+        return ("This model has random weights (structure only): the predictions below are those of an untrained "
+                "network and mean nothing, and its layers' redundancy is that of random weights, not of training. "
+                "Its parameters, MACs and measured speed are real.")
     op = "" if model.source is None else model.source.op
     if not op or not slimconv.get_op(op).starts_untrained:
         return None

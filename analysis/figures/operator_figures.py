@@ -8,6 +8,7 @@ import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from slimconv._validate import index, instance_of, positive_int, text
 
@@ -39,6 +40,7 @@ def _channel_strip(axes, representative: torch.Tensor, channels: int, label: str
     strip[0, representative.numpy()] = 1
     axes.imshow(strip, cmap=_SPLIT_CMAP, vmin=0, vmax=1, aspect="auto", interpolation="nearest")
     axes.set_yticks([0], [label], fontsize=8)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # channels are whole: no tick at 0.5
     axes.set_xlabel("input channel")
 
 
@@ -163,7 +165,9 @@ def flgc_groups_figure(inspection: FLGCInspection, *, layer_name: str = "") -> F
         ax.imshow(as_numpy(assignment.T), cmap="Greys", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
         ax.set_xlabel(label)
         ax.set_ylabel("group")
-        ax.set_title(f"{label} assignment ({assignment.shape[0]} x {groups.num_groups})", fontsize=9)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(f"{label} assignment ({groups.num_groups} groups x {assignment.shape[0]})", fontsize=9)
     positions = np.arange(groups.num_groups)
     sizes = mosaic["sizes"]
     sizes.barh(positions - 0.2, as_numpy(groups.channels_per_group), height=0.4, label="input channels n_g")
@@ -223,7 +227,7 @@ def dense_grouping_figure(grouping: DenseGrouping, *, layer_name: str = "") -> F
         filter_start += m_g
     matrix_ax.set_xlabel("input channel (sorted by group)")
     matrix_ax.set_ylabel("filter (sorted by group)")
-    matrix_ax.set_title("weight energy sum_k W^2\n(outlined: inside the groups)", fontsize=9)
+    matrix_ax.set_title("weight energy Σₖ W²\n(outlined: inside the groups)", fontsize=9)
     colorbar(figure, shown, matrix_ax, "energy / largest")
     labels = ["grouping found", "same search,\nshuffled weights", "random grouping"]
     values = [grouping.energy_kept, grouping.shuffled_energy_kept, grouping.random_energy_kept]

@@ -64,7 +64,7 @@ def similarity_heatmap_figure(
         ax.set_ylabel("channel")
         if clusters is not None:
             _outline_blocks(ax, clusters.block_sizes)
-        if channels <= 32:
+        if channels <= 16:  # every channel named; more names would run into each other once legible
             ax.set_xticks(range(channels), [str(c) for c in order.tolist()], fontsize=6, rotation=90)
             ax.set_yticks(range(channels), [str(c) for c in order.tolist()], fontsize=6)
     title = f"Channel similarity{' of ' + layer_name if layer_name else ''} ({channels} channels)"

@@ -98,3 +98,14 @@ def test_occlusion_says_how_long_it_will_take_before_it_runs(zoo_env):
     assert_clean(app)
     assert any(caption.value.startswith("Occlusion runs the model once per window") for caption in app.caption)
     assert "Download attributions (PNG)" not in download_names(app)  # nothing heavy before the click
+
+
+def test_after_picking_another_layer_the_caption_names_both(zoo_env):
+    app = run_app("app_pages/feature_maps.py")
+    chosen = app.selectbox(key="maps_layer").value
+    other = next(layer for layer in app.selectbox(key="maps_layer").options if layer != chosen)
+    app.selectbox(key="maps_layer").set_value(other).run()
+    assert_clean(app)
+    assert not any(caption.value.startswith("Opened on") for caption in app.caption)  # it did not open there
+    notes = [caption.value for caption in app.caption if caption.value.startswith("Showing your pick")]
+    assert len(notes) == 1 and f"**{chosen}**" in notes[0] and f"**{other}**" in notes[0], notes

@@ -98,3 +98,16 @@ def test_the_train_pages_default_run_learns_visibly(tmp_path):
 
     result = train(page_config("resnet20", None, DEFAULT_IMAGES, DEFAULT_EPOCHS, tmp_path))
     assert result.metrics["test_accuracy"] >= 0.80, result.metrics
+
+
+@pytest.mark.slow
+def test_predictions_of_random_weights_say_so():
+    from lab.sidebar import RANDOM_WEIGHTS, TORCHVISION
+
+    app = run_app()
+    app.radio(key="model_source").set_value(TORCHVISION).run()
+    app.radio(key="torchvision_source").set_value(RANDOM_WEIGHTS).run()
+    assert_clean(app)
+    notes = [warning.value for warning in app.warning if "random weights (structure only)" in warning.value]
+    assert len(notes) == 1 and "mean nothing" in notes[0], [warning.value for warning in app.warning]
+    assert len(app.dataframe[0].value)  # the predictions are still shown, under the note
