@@ -176,7 +176,7 @@ def flgc_groups_figure(inspection: FLGCInspection, *, layer_name: str = "") -> F
     sizes.invert_yaxis()
     sizes.set_ylabel("group")
     sizes.set_xlabel("count")
-    sizes.legend(fontsize=8, loc="lower right")
+    sizes.legend(fontsize=8, loc="best")
     sizes.set_title("group sizes", fontsize=9)
     mask_ax = mosaic["mask"]
     mask_ax.imshow(as_numpy(groups.permuted_mask), cmap="Greys", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
@@ -308,7 +308,7 @@ def pedconv_figure(inspection: PEDConvInspection, *, image_index: int = 0, layer
             ax.set_ylabel("factor (sigmoid)")
             symbol = "gamma" if label == "filter" else "phi"
             ax.set_title(
-                f"{symbol} (rank term {r}): per {label}, bars = std over {inspection.gamma.shape[0]} images", fontsize=9
+                f"{symbol} (rank term {r}): per {label}\nbars = std over {inspection.gamma.shape[0]} images", fontsize=9
             )
         psi = as_numpy(inspection.psi[image_index, r]).reshape(k, k)
         shown = axes[r, 2].imshow(psi, cmap=HEAT_CMAP, vmin=0, vmax=1, interpolation="nearest")

@@ -114,10 +114,10 @@ def feature_map_grid_figure(
                 bbox=dict(facecolor="black", alpha=0.5, pad=0.5, linewidth=0),
             )
     axes.set_axis_off()
-    colorbar(figure, shown, axes, "activation (each map scaled to its own min..max)")
+    colorbar(figure, shown, axes, "activation, each map\nscaled to its min..max")  # two lines: fits a short bar
     name = f" of {layer_name}" if layer_name else ""
-    figure.suptitle(
-        f"Feature maps{name}: {count} of {maps.shape[0]} channels, {height}x{width} ({rows} x {columns} grid)",
+    figure.suptitle(  # two lines: in a 2/5 column, raised to 10 px, one line ran into the colour bar's label
+        f"Feature maps{name}:\n{count} of {maps.shape[0]} channels, {height}x{width} ({rows} x {columns} grid)",
         fontsize=11,
     )
     return figure

@@ -214,15 +214,20 @@ def test_make_legible_fixes_the_layout_it_drew_so_saving_gives_the_laid_out_imag
     assert all(abs(a - b) <= 3 for a, b in zip(fixed, fresh, strict=True)), (fixed, fresh)
 
 
-@pytest.mark.parametrize("name", ["heatmap", "ghost_pairs", "correlation"])
-def test_raised_panel_titles_do_not_run_into_each_other(name):
-    """Raised to 10 px at the width the app shows them, side-by-side panels' titles stay apart."""
+@pytest.mark.parametrize(("name", "shown_px"), [("heatmap", 548), ("ghost_pairs", 548), ("correlation", 548),
+                                               ("pedconv", 940), ("dense_grouping", 940)])
+def test_raised_panel_titles_do_not_run_into_each_other(name, shown_px):
+    """Raised to 10 px at the width the app shows them (548: a 3/5 column of the 1400-px window; 940: the whole
+    column), side-by-side panels' titles stay apart."""
     torch.manual_seed(0)
     maps, weight = torch.randn(17, 16, 8, 8), torch.randn(32, 16, 3, 3)
+    pedconv = slimconv.create_conv("pedconv", 16, 32, 3)
     build = {"heatmap": lambda: figures.similarity_heatmap_figure(analysis.channel_similarity(maps)),
              "ghost_pairs": lambda: figures.ghost_pairs_figure(analysis.ghost_pairs(maps, num_pairs=6), max_pairs=6),
-             "correlation": lambda: figures.filter_correlation_figure(analysis.filter_correlation(weight))}[name]
-    figure = figures.make_legible(build(), 548)  # a 3/5 column of the 1400-px window
+             "correlation": lambda: figures.filter_correlation_figure(analysis.filter_correlation(weight)),
+             "pedconv": lambda: figures.pedconv_figure(analysis.inspect_pedconv(pedconv, maps), layer_name="a.b"),
+             "dense_grouping": lambda: figures.dense_grouping_figure(analysis.dense_grouping(weight, 4))}[name]
+    figure = figures.make_legible(build(), shown_px)
     renderer = figure.canvas.get_renderer()
     figure.draw(renderer)
     boxes = [axes.title.get_window_extent(renderer) for axes in figure.axes if axes.title.get_text()]
