@@ -130,13 +130,15 @@ def split_what_if_figure(what_if: SplitWhatIf, *, layer_name: str = "") -> Figur
         bars.plot(
             np.arange(len(r2)),
             r2,
-            "-",
+            "-o" if len(r2) <= 16 else "-",  # markers where few channels: one redundant channel is one point
             color=colour,
             linewidth=2,
+            markersize=4,
             label=f"{split.name} split: keeps {split.variance_kept_share:.1%} of the input variance",
         )
     bars.axhline(what_if.chance_r2, color="grey", linestyle=":", label=f"chance level R² = {what_if.chance_r2:.3f}")
     bars.set_ylim(0, 1.02)
+    bars.xaxis.set_major_locator(MaxNLocator(integer=True))
     bars.set_xlabel("redundant channel (sorted by R²)")
     bars.set_ylabel("R² from all representatives")
     bars.legend(fontsize=8, loc="lower left")
