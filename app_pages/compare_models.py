@@ -5,7 +5,7 @@ import streamlit as st
 import lab
 from analysis.figures import cka_figure
 from lab.cached_results import cka
-from lab.zoo import cka_estimator, measured_latency, zoo_models, zoo_table
+from lab.zoo import cka_estimator, latency_column, measured_latency, zoo_models, zoo_table
 
 LATENCY_KEY = "compare_latency"
 AUTOMATIC, DEBIASED, BIASED = "automatic (by image count)", "debiased", "biased"
@@ -61,6 +61,8 @@ if st.button("Measure the latency of every model", key="compare_measure"):
     with lab.user_errors("time the zoo"):
         st.session_state[LATENCY_KEY] = (tuple(table["checkpoint"]), measured_latency(zoo))
 names, latency = st.session_state.get(LATENCY_KEY, ((), []))
-if names == tuple(table["checkpoint"]):
-    table[f"latency ms ({model.device}, batch 1)"] = latency
+if names == tuple(table["checkpoint"]) and latency:
+    cells, how = latency_column(latency)
+    table.insert(1, f"latency ms ({model.device}, batch 1)", cells)  # beside the name: a new last column is off-screen
+    st.caption(lab.literal(how))
 lab.show_table(table, "zoo")

@@ -57,16 +57,28 @@ def zoo_table(models: list[LoadedModel]) -> pd.DataFrame:
     ])
 
 
-def measured_latency(models: list[LoadedModel]) -> list[float]:
-    """Median forward latency (ms, batch 1) of each model's deploy form on its device, with a progress bar."""
+def measured_latency(models: list[LoadedModel]) -> list[slimconv.LatencyResult]:
+    """Forward latency (batch 1) of each model's deploy form on its device, with a progress bar."""
     bar = st.progress(0.0, text="Timing ...")
-    medians = []
+    results = []
     for done, loaded in enumerate(models):
         bar.progress(done / len(models), text=f"Timing {loaded.label} ...")
         with exclusive(loaded.model):  # timed alone on it: no other session's hooks fire in its runs
             result = slimconv.measure_latency(slimconv.deploy_form(loaded.model),
                                               loaded.input_size, device=loaded.device,
                                               min_run_time_s=LATENCY_RUN_TIME_S)
-        medians.append(result.median_ms)
+        results.append(result)
     bar.empty()
-    return medians
+    return results
+
+
+def latency_column(results: list[slimconv.LatencyResult]) -> tuple[list[str], str]:
+    """Each result as its median with its 95% interval ("~" before a noisy one: never a plain number), and a
+    line saying how it was measured and which results are noisy and why."""
+    cells = [f"{'~' if r.noisy else ''}{r.median_ms:.2f} [{r.low_ms:.2f}, {r.high_ms:.2f}]" for r in results]
+    first = results[0]
+    line = (f"Latency: median forward time of each deploy form at batch 1 with its 95% interval, on "
+            f"{first.device_name}, {first.threads} thread(s), {first.dtype}.")
+    noisy = [r for r in results if r.noisy]
+    line += f" Noisy (~): {noisy[0].verdict}" if noisy else " Every result is stable."
+    return cells, line

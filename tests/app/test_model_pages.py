@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import analysis
-from tests.app.apptest_helpers import assert_clean, download_names, run_app
+from tests.app.apptest_helpers import assert_clean, download_names, run_app, shown
 
 
 @pytest.mark.slow
@@ -33,7 +33,12 @@ def test_compare_models_cka_and_zoo_latency(zoo_env):
     assert list(table["operator"]) == ["conv2d", "linearconv"]
     app.button(key="compare_measure").click().run()
     assert_clean(app)
-    assert app.dataframe[-1].value["latency ms (cpu, batch 1)"].gt(0).all()
+    table = app.dataframe[-1].value
+    assert list(table.columns[:2]) == ["checkpoint", "latency ms (cpu, batch 1)"]  # in sight, beside the name
+    for cell in table["latency ms (cpu, batch 1)"]:  # a median with its interval, "~" when noisy
+        median, low, high = (float(v) for v in cell.lstrip("~").translate(str.maketrans("", "", "[],")).split())
+        assert 0 < low <= median <= high
+    assert any(shown(caption.value).startswith("Latency: median forward time") for caption in app.caption)
 
 
 def test_pages_without_a_model_ask_for_one(tmp_path, monkeypatch):
