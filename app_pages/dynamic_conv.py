@@ -56,7 +56,8 @@ if all(float(f.max() - f.min()) < FLAT_FACTORS for f in factors):
     st.info(f"Every factor of {layer} has the same value ({float(inspection.gamma.flatten()[0]):.2f}) for every "
             "filter, channel, kernel position and image: this layer perturbs nothing. That is how a PEDConv layer "
             "starts (e.g. one converted on the fly); a trained one adapts its factors to the image.")
-lab.show_figure("pedconv factors", pedconv_figure, inspection, image_index=shown, layer_name=layer)
+lab.show_figure("pedconv factors", pedconv_figure, inspection, image_index=shown, layer_name=layer,
+                image_name=images[shown].name)
 if len(images) > 1 and first_view == most:
     quiet = sum(value < BARELY_ADAPTS for value in dependence.values())
     st.caption(f"**How much each layer adapts** (mean standard deviation of its factors over the {len(images)} "

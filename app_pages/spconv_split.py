@@ -43,7 +43,7 @@ if spconv_layers:
     outputs_note = shown_of(SPCONV_FIGURE_CHANNELS, int(inspection.beta.shape[1]),
                             "output channels in the branch maps; the table has them all")
     lab.show_figure("spconv branches", spconv_figure, inspection, image_index=shown, layer_name=layer,
-                    max_channels=SPCONV_FIGURE_CHANNELS, caption=outputs_note)
+                    image_name=images[shown].name, max_channels=SPCONV_FIGURE_CHANNELS, caption=outputs_note)
     lab.show_table(pd.DataFrame({"output channel": range(inspection.beta.shape[1]),
                                  "beta (representative)": inspection.beta[shown].tolist(),
                                  "gamma (redundant)": inspection.gamma[shown].tolist()}), "fusion weights")

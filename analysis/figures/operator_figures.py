@@ -45,15 +45,18 @@ def _channel_strip(axes, representative: torch.Tensor, channels: int, label: str
 
 
 def spconv_figure(
-    inspection: SPConvInspection, *, image_index: int = 0, max_channels: int = 8, layer_name: str = ""
+    inspection: SPConvInspection, *, image_index: int = 0, max_channels: int = 8, layer_name: str = "",
+    image_name: str = "",
 ) -> Figure:
     """SPConv on one image: which input channels are representative and which redundant, the fusion
     weights ``beta`` / ``gamma`` of every output channel, and both branch outputs with the fused
-    output for the first ``max_channels`` output channels."""
+    output for the first ``max_channels`` output channels. ``image_name`` names the image in the titles
+    (else its index)."""
     instance_of("inspection", inspection, SPConvInspection)
     positive_int("max_channels", max_channels)
     index("image_index", image_index, inspection.beta.shape[0])
     text("layer_name", layer_name)
+    text("image_name", image_name)
     channels = len(inspection.representative_channels) + len(inspection.redundant_channels)
     outputs = inspection.beta.shape[1]
     shown_channels = min(max_channels, outputs)
@@ -77,7 +80,7 @@ def spconv_figure(
     fusion_ax.set_ylabel("fusion weight")
     fusion_ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fusion_ax.set_title(
-        f"Fusion weights for image {image_index}: softmax of the branches' mean responses "
+        f"Fusion weights for {image_name or f'image {image_index}'}: softmax of the branches' mean responses "
         f"(mean beta = {beta.mean():.2f})",
         fontsize=9,
     )
@@ -280,13 +283,15 @@ def flgc_switches_figure(switches: FLGCSwitches, *, before_name: str = "before",
     return figure
 
 
-def pedconv_figure(inspection: PEDConvInspection, *, image_index: int = 0, layer_name: str = "") -> Figure:
+def pedconv_figure(inspection: PEDConvInspection, *, image_index: int = 0, layer_name: str = "",
+                   image_name: str = "") -> Figure:
     """PEDConv factors for one image with their spread over the images (error bars: std):
     ``gamma`` per filter, ``phi`` per input channel, ``psi`` over the ``k x k`` window; one row per
-    rank term (at most 4)."""
+    rank term (at most 4). ``image_name`` names the image in the title (else its index)."""
     instance_of("inspection", inspection, PEDConvInspection)
     index("image_index", image_index, inspection.gamma.shape[0])
     text("layer_name", layer_name)
+    text("image_name", image_name)
     ranks = min(4, inspection.rank)
     figure = new_figure(13.0, 3.2 * ranks + 0.6)
     axes = figure.subplots(ranks, 3, squeeze=False, width_ratios=[2, 2, 1])
@@ -328,8 +333,9 @@ def pedconv_figure(inspection: PEDConvInspection, *, image_index: int = 0, layer
         axes[r, 2].set_yticks(range(k))
         axes[r, 2].set_title(f"psi over the {k}x{k} window", fontsize=9)
         colorbar(figure, shown, axes[r, 2], "factor")
+    shown_image = image_name or f"image {image_index}"
     figure.suptitle(
-        f"PEDConv{' ' + layer_name if layer_name else ''}: how image {image_index} perturbs the shared "
+        f"PEDConv{' ' + layer_name if layer_name else ''}: how {shown_image} perturbs the shared "
         "weight (W_b = W * gamma x phi x psi)",
         fontsize=11,
     )
