@@ -62,7 +62,7 @@ if st.button("Measure the latency of every model", key="compare_measure"):
         st.session_state[LATENCY_KEY] = (tuple(table["checkpoint"]), measured_latency(zoo))
 names, latency = st.session_state.get(LATENCY_KEY, ((), []))
 if names == tuple(table["checkpoint"]) and latency:
-    cells, how = latency_column(latency)
+    cells, how = latency_column(names, latency)
     table.insert(1, f"latency ms ({model.device}, batch 1)", cells)  # beside the name: a new last column is off-screen
     st.caption(lab.literal(how))
 lab.show_table(table, "zoo")

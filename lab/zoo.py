@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import streamlit as st
 
@@ -72,13 +74,16 @@ def measured_latency(models: list[LoadedModel]) -> list[slimconv.LatencyResult]:
     return results
 
 
-def latency_column(results: list[slimconv.LatencyResult]) -> tuple[list[str], str]:
+def latency_column(names: Sequence[str], results: list[slimconv.LatencyResult]) -> tuple[list[str], str]:
     """Each result as its median with its 95% interval ("~" before a noisy one: never a plain number), and a
-    line saying how it was measured and which results are noisy and why."""
+    line saying how it was measured and which results (of the models ``names``) are noisy and why."""
     cells = [f"{'~' if r.noisy else ''}{r.median_ms:.2f} [{r.low_ms:.2f}, {r.high_ms:.2f}]" for r in results]
     first = results[0]
     line = (f"Latency: median forward time of each deploy form at batch 1 with its 95% interval, on "
             f"{first.device_name}, {first.threads} thread(s), {first.dtype}.")
-    noisy = [r for r in results if r.noisy]
-    line += f" Noisy (~): {noisy[0].verdict}" if noisy else " Every result is stable."
+    noisy = [(name, r) for name, r in zip(names, results, strict=True) if r.noisy]
+    if noisy:
+        line += f" Noisy (~): {', '.join(name for name, _ in noisy)}. The first's verdict: {noisy[0][1].verdict}"
+    else:
+        line += " Every result is stable."
     return cells, line
