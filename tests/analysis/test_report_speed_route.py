@@ -28,6 +28,16 @@ def reference(maps: torch.Tensor, metric: str, threshold: float):
     return layer_redundancy_scores(channel_similarity(maps, metric), threshold, maps=maps)
 
 
+def assert_same_scores(fast, slow, rel: float, abs_: float) -> None:
+    """Counts equal, real-valued scores within ``rel`` / ``abs_``."""
+    for field in dataclasses.fields(slow):
+        expected, got = getattr(slow, field.name), getattr(fast, field.name)
+        if isinstance(expected, float):
+            assert got == pytest.approx(expected, rel=rel, abs=abs_), field.name
+        else:
+            assert got == expected, field.name
+
+
 @pytest.mark.parametrize("metric", ["pearson", "cosine"])
 @pytest.mark.parametrize(
     ("batch", "channels", "side"),
@@ -37,12 +47,7 @@ def test_fast_scores_equal_the_reference_route(batch, channels, side, metric):
     for seed in (0, 1):
         maps = structured_maps(batch, channels, side, seed)
         fast, slow = maps_redundancy_scores(maps, metric, 0.9), reference(maps, metric, 0.9)
-        for field in dataclasses.fields(slow):
-            expected, got = getattr(slow, field.name), getattr(fast, field.name)
-            if isinstance(expected, float):
-                assert got == pytest.approx(expected, rel=1e-4, abs=1e-6), field.name
-            else:
-                assert got == expected, field.name
+        assert_same_scores(fast, slow, 1e-4, 1e-6)
         if side > 1:
             assert slow.clusters < channels - slow.dead_channels  # the copies really cluster
 
@@ -86,10 +91,5 @@ def test_fast_scores_of_large_values_equal_the_reference_route(offset):
     norms are reduced in float64) give the reference's scores."""
     maps = structured_maps(3, 32, 8) * (offset if offset > 1e10 else 1.0) + offset
     fast, slow = maps_redundancy_scores(maps, "pearson", 0.9), reference(maps, "pearson", 0.9)
-    for field in dataclasses.fields(slow):
-        expected, got = getattr(slow, field.name), getattr(fast, field.name)
-        if isinstance(expected, float):
-            assert got == pytest.approx(expected, rel=1e-3, abs=1e-4), field.name
-        else:
-            assert got == expected, field.name
+    assert_same_scores(fast, slow, 1e-3, 1e-4)
     assert slow.dead_channels == 2  # the dead and the constant channel
