@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from slimconv._validate import positive_int
+from slimconv._validate import numeric, positive_int, shape_of
 
 from .flgc_inspection import GroupStructure, group_structure
 
@@ -117,16 +117,15 @@ def _search(energy: torch.Tensor, groups: int) -> tuple[torch.Tensor, torch.Tens
 def dense_grouping(weight: torch.Tensor, groups: int) -> DenseGrouping:
     """The balanced grouping into ``groups`` that keeps the most of a dense ``N x C x k x k`` weight's energy
     (a local optimum), with the shares a random grouping and the search in shuffled weights keep."""
-    if not isinstance(weight, torch.Tensor) or weight.dim() != 4 or not weight.is_floating_point():
-        raise ValueError(f"weight must be a floating N x C x k x k tensor, got {getattr(weight, 'shape', weight)!r}")
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 4:
+        raise ValueError(f"weight must be a conv weight N x C x k x k, got {shape_of(weight)}")
+    numeric("weight", weight.detach())  # floating, not empty, finite
     positive_int("groups", groups)
     filters_count, channels_count = weight.shape[:2]
     if groups > min(filters_count, channels_count):
         raise ValueError(f"groups={groups} exceeds the layer's {channels_count} input channels or "
                          f"{filters_count} filters")
     energy = weight.detach().double().cpu().square().sum(dim=(2, 3))
-    if not bool(torch.isfinite(energy).all()):
-        raise ValueError("weight holds NaN or infinite values")
     total = float(energy.sum())
     if total <= 0:
         raise ValueError("weight is all zeros: it has no energy to group")

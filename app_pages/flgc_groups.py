@@ -50,7 +50,7 @@ def show_dense_grouping(model: lab.LoadedModel, modules: dict[str, nn.Module]) -
     layer = lab.layer_picker("Dense layer", candidates, best, key="dense_group_layer")
     conv = modules[layer]
     with lab.user_errors(f"group the weights of {layer}"):
-        grouping = analysis.dense_grouping(conv.weight, count)
+        grouping = lab.layer_grouping(model, layer, count)
     sizes = grouping.groups
     taps = conv.weight.shape[2] * conv.weight.shape[3]
     grouped_macs = taps * int((sizes.channels_per_group * sizes.filters_per_group).sum())

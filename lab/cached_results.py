@@ -166,6 +166,16 @@ def _groupable_layer(model_key: str, groups: int, layers: tuple[str, ...], _mode
     return analysis.most_groupable_layer(_model.model, layers, groups)
 
 
+@st.cache_data(max_entries=MAX_CACHED_RESULTS, show_spinner=False)
+def _layer_grouping(model_key: str, layer: str, groups: int, _model: LoadedModel) -> analysis.DenseGrouping:
+    return analysis.dense_grouping(_model.model.get_submodule(layer).weight, groups)
+
+
+def layer_grouping(model: LoadedModel, layer: str, groups: int) -> analysis.DenseGrouping:
+    """:func:`analysis.dense_grouping` of the dense convolution ``layer`` (searched once, not on every rerun)."""
+    return _layer_grouping(model.key, layer, groups, model)
+
+
 def groupable_layer(model: LoadedModel, groups: int, layers: Sequence[str]) -> analysis.LayerChoice:
     """Of the dense convolutions ``layers``, the one whose weights a grouping into ``groups`` fits best
     (:func:`analysis.most_groupable_layer`)."""

@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator
 from slimconv._validate import index, instance_of, positive_int, text
 
 from ..dense_grouping import DenseGrouping
-from ..flgc_inspection import FLGCInspection, FLGCSwitches
+from ..flgc_inspection import FLGCInspection, FLGCSwitches, GroupStructure
 from ..pedconv_inspection import PEDConvInspection
 from ..spconv_inspection import SPConvInspection, SplitScore, SplitWhatIf
 from ._style import (
@@ -153,6 +153,18 @@ def split_what_if_figure(what_if: SplitWhatIf, *, layer_name: str = "") -> Figur
     return figure
 
 
+def _outline_groups(axes, groups: GroupStructure, *, linewidth: float) -> None:
+    """Outline each group's block (its filters x its channels) of a matrix drawn with filters and channels
+    sorted by group; a group without channels or filters has no block."""
+    channel_start = filter_start = 0
+    for n_g, m_g in zip(groups.channels_per_group.tolist(), groups.filters_per_group.tolist(), strict=True):
+        if n_g and m_g:
+            axes.add_patch(Rectangle((channel_start - 0.5, filter_start - 0.5), n_g, m_g, fill=False,
+                                     edgecolor="#d94801", linewidth=linewidth))
+        channel_start += n_g
+        filter_start += m_g
+
+
 def flgc_groups_figure(inspection: FLGCInspection, *, layer_name: str = "") -> Figure:
     """A FLGC layer's assignment matrices, group sizes, and the mask with channels and filters sorted
     by group (blocks on the diagonal), with dead filters, unused channels and the costs."""
@@ -185,16 +197,7 @@ def flgc_groups_figure(inspection: FLGCInspection, *, layer_name: str = "") -> F
     sizes.set_title("group sizes", fontsize=9)
     mask_ax = mosaic["mask"]
     mask_ax.imshow(as_numpy(groups.permuted_mask), cmap="Greys", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
-    channel_start = filter_start = 0
-    for n_g, m_g in zip(groups.channels_per_group.tolist(), groups.filters_per_group.tolist(), strict=True):
-        if n_g and m_g:
-            mask_ax.add_patch(
-                Rectangle(
-                    (channel_start - 0.5, filter_start - 0.5), n_g, m_g, fill=False, edgecolor="#d94801", linewidth=1.0
-                )
-            )
-        channel_start += n_g
-        filter_start += m_g
+    _outline_groups(mask_ax, groups, linewidth=1.0)
     mask_ax.set_xlabel("input channel (sorted by group)")
     mask_ax.set_ylabel("filter (sorted by group)")
     kept = inspection.grouped_macs_per_position / inspection.dense_macs_per_position
@@ -224,12 +227,7 @@ def dense_grouping_figure(grouping: DenseGrouping, *, layer_name: str = "") -> F
     energy = grouping.energy[groups.filter_order][:, groups.channel_order]
     shown = matrix_ax.imshow(as_numpy(energy / energy.max()), cmap="Greys", vmin=0, vmax=1, aspect="auto",
                              interpolation="nearest")
-    channel_start = filter_start = 0
-    for n_g, m_g in zip(groups.channels_per_group.tolist(), groups.filters_per_group.tolist(), strict=True):
-        matrix_ax.add_patch(Rectangle((channel_start - 0.5, filter_start - 0.5), n_g, m_g, fill=False,
-                                      edgecolor="#d94801", linewidth=1.5))
-        channel_start += n_g
-        filter_start += m_g
+    _outline_groups(matrix_ax, groups, linewidth=1.5)
     matrix_ax.set_xlabel("input channel (sorted by group)")
     matrix_ax.set_ylabel("filter (sorted by group)")
     matrix_ax.set_title("weight energy Σₖ W²\n(outlined: inside the groups)", fontsize=9)
