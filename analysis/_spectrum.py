@@ -24,9 +24,10 @@ def symmetric_eigenvalues(matrix: torch.Tensor) -> torch.Tensor:
     return torch.where(values > floor, values, torch.zeros_like(values))
 
 
-def gram_eigenvalues(gram: torch.Tensor) -> torch.Tensor:
+def gram_eigenvalues(gram: torch.Tensor, *, upper: bool = False) -> torch.Tensor:
     """:func:`symmetric_eigenvalues` computed in the Gram matrix's own dtype (float32 is about twice as
-    fast as float64 and its rounding floor is the one applied anyway), returned as float64."""
-    values = torch.linalg.eigvalsh(gram).flip(0).clamp_min(0.0).double()
+    fast as float64 and its rounding floor is the one applied anyway), returned as float64. Only the
+    lower triangle is read, or only the upper one if ``upper``."""
+    values = torch.linalg.eigvalsh(gram, UPLO="U" if upper else "L").flip(0).clamp_min(0.0).double()
     floor = torch.finfo(gram.dtype).eps * gram.shape[0] * float(values[0]) if len(values) else 0.0
     return torch.where(values > floor, values, torch.zeros_like(values))

@@ -163,41 +163,87 @@ def complete_linkage_cluster_count(similarity: torch.Tensor, threshold: float = 
     Deep layers, whose channels are mostly unlike, thus cost a threshold test instead of a
     2048-channel agglomerative clustering.
     """
-    matrix = square_matrix("similarity", similarity).detach().cpu()
+    matrix = square_matrix("similarity", similarity).detach().cpu().abs()
     fraction("threshold", threshold, low_open=False)
-    return _cluster_count(matrix.abs(), threshold)
+    return _cluster_count((matrix + matrix.T) / 2, threshold)  # averaged, as cluster_channels does
 
 
-def _cluster_count(alike: torch.Tensor, threshold: float) -> int:
-    """:func:`complete_linkage_cluster_count` of a checked ``C x C`` CPU matrix given as its absolute
-    values (the caller often has them already)."""
+# Rows of a C x C matrix scanned at once for alike pairs: about a megabyte of values, so the scan's
+# masks are small reused blocks instead of a fresh C x C one (allocating, hence faulting in, 4 MB or
+# more per layer cost more than the comparisons themselves)
+_SCAN_VALUES = 2**18
+
+
+def alike_pairs(alike: torch.Tensor, level: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The pairs ``i < j`` of a ``C x C`` CPU matrix with ``alike[i, j] >= level``: their row and
+    column indices and values (three ``E`` tensors), read from the upper triangle only, a block of
+    rows at a time."""
+    channels = alike.shape[0]
+    rows_per_block = max(1, _SCAN_VALUES // max(channels, 1))
+    firsts, seconds, values = [], [], []
+    for start in range(0, channels - 1, rows_per_block):
+        block = alike[start : start + rows_per_block, start:]  # its own diagonal is the matrix's
+        rows, cols = torch.nonzero(torch.triu(block >= level, diagonal=1), as_tuple=True)
+        firsts.append(rows + start)
+        seconds.append(cols + start)
+        values.append(block[rows, cols])
+    if not firsts:
+        empty = torch.zeros(0, dtype=torch.long)
+        return empty, empty, alike.new_zeros(0)
+    return torch.cat(firsts), torch.cat(seconds), torch.cat(values)
+
+
+def _cluster_count(
+    alike: torch.Tensor,
+    threshold: float,
+    *,
+    live: torch.Tensor | None = None,
+    pairs: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> int:
+    """:func:`complete_linkage_cluster_count` of a checked symmetric ``C x C`` CPU matrix given as its
+    absolute values and read from its upper triangle only (the caller often has just that), among the
+    ``live`` channels only if that ``C`` bool mask is given (the others must have zero rows: dead
+    channels).
+
+    ``pairs``: the row and column indices of ``alike_pairs(alike, threshold - _COMPONENT_MARGIN)``,
+    if the caller has them.
+    """
+    level = threshold - _COMPONENT_MARGIN
+    if live is not None and (level <= 0 or int(live.sum()) <= 2):  # zero rows would link: drop them first
+        alike, live, pairs = alike[live][:, live], None, None
     channels = alike.shape[0]
     if channels <= 2:
-        return cluster_channels(alike, threshold=threshold).num_clusters
-    rows, cols = torch.nonzero(torch.triu(alike >= threshold - _COMPONENT_MARGIN, diagonal=1), as_tuple=True)
-    graph = coo_matrix((np.ones(len(rows)), (rows.numpy(), cols.numpy())), shape=(channels, channels))
+        return cluster_channels(mirrored(alike), threshold=threshold).num_clusters if channels else 0
+    first, second = pairs if pairs is not None else alike_pairs(alike, level)[:2]
+    graph = coo_matrix((np.ones(len(first)), (first.numpy(), second.numpy())), shape=(channels, channels))
     count, labels = connected_components(graph, directed=False)
     sizes = np.bincount(labels, minlength=count)
-    total = int((sizes == 1).sum())  # lone channels: one cluster each
+    dead = 0 if live is None else channels - int(live.sum())  # each a lone channel, linked to none
+    total = int((sizes == 1).sum()) - dead  # lone live channels: one cluster each
     cut = 1.0 - threshold + _THRESHOLD_SLACK
-    order = np.argsort(labels, kind="stable")  # members of each component, contiguous
+    order = np.argsort(labels, kind="stable")  # members of each component, contiguous and ascending
     starts = np.concatenate([[0], np.cumsum(sizes)])
-    pairs = np.flatnonzero(sizes == 2)
-    if len(pairs):  # a pair is one cluster exactly when its distance is under the cut (as the linkage)
-        first, second = torch.from_numpy(order[starts[pairs]]), torch.from_numpy(order[starts[pairs] + 1])
-        distance = (1.0 - (alike[first, second].double() + alike[second, first].double()) / 2).clamp_min(0.0)
-        total += int((distance >= cut).sum()) + len(pairs)
+    couples = np.flatnonzero(sizes == 2)
+    if len(couples):  # a pair is one cluster exactly when its distance is under the cut (as the linkage)
+        lower, upper = torch.from_numpy(order[starts[couples]]), torch.from_numpy(order[starts[couples] + 1])
+        distance = (1.0 - alike[lower, upper].double()).clamp_min(0.0)
+        total += int((distance >= cut).sum()) + len(couples)
     for component in np.flatnonzero(sizes >= 3):
         members = torch.from_numpy(order[starts[component] : starts[component + 1]])
-        total += _complete_linkage_count(alike[members][:, members].double(), cut)
+        total += _complete_linkage_count(alike[members[:, None], members[None, :]].double(), cut)
     return total
 
 
 def _complete_linkage_count(alike: torch.Tensor, cut: float) -> int:
     """Clusters of ``cluster_channels``'s complete-linkage tree cut at distance ``cut``: as there, the
-    distances ``1 - (A + A^T) / 2`` go to scipy's linkage, and every merge at or above the cut
-    leaves one more cluster (complete-linkage heights never decrease)."""
-    distance = (1.0 - (alike + alike.T) / 2).clamp_min(0.0).numpy()
-    np.fill_diagonal(distance, 0.0)
-    heights = scipy_linkage(squareform(distance, checks=False), method="complete")[:, 2]
+    distances ``1 - A`` (of the upper triangle: ``squareform`` reads only that) go to scipy's linkage,
+    and every merge at or above the cut leaves one more cluster (complete-linkage heights never
+    decrease)."""
+    distance = alike.mul(-1.0).add_(1.0).clamp_min_(0.0)
+    heights = scipy_linkage(squareform(distance.numpy(), checks=False), method="complete")[:, 2]
     return int(np.count_nonzero(heights >= cut)) + 1
+
+
+def mirrored(upper: torch.Tensor) -> torch.Tensor:
+    """The symmetric matrix whose upper triangle, diagonal included, is that of ``upper``."""
+    return torch.triu(upper) + torch.triu(upper, diagonal=1).T

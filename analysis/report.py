@@ -19,7 +19,7 @@ from slimconv._validate import choice, fraction, nn_module, optional_callable, p
 from ._running import eval_mode, images_for, run_model
 from .capture import DEFAULT_MAX_VALUES_PER_IMAGE, bound_map_size
 from .hooks import conv_layer_names, layer_hooks, resolve_layers
-from .scores import LayerRedundancyScores, maps_redundancy_scores
+from .scores import LayerRedundancyScores, SimilarityWorkspace, maps_redundancy_scores
 from .similarity import METRICS, SimilarityMetric
 
 
@@ -80,6 +80,7 @@ def redundancy_report(
         raise ValueError("the model has no convolution: pass layer_names explicitly")
     images = images_for(model, images)
     results: dict[str, tuple[tuple[int, int], LayerRedundancyScores]] = {}
+    workspace = SimilarityWorkspace()
 
     def score_layer(name: str, output: torch.Tensor) -> None:
         if name in results:
@@ -87,7 +88,8 @@ def redundancy_report(
         if output.dim() != 4:
             raise ValueError(f"layer {name!r} makes a {output.dim()}-D tensor, not B x C x H x W maps")
         maps = bound_map_size(output.detach(), max_values_per_image).cpu()
-        results[name] = ((int(output.shape[2]), int(output.shape[3])), maps_redundancy_scores(maps, metric, threshold))
+        scores = maps_redundancy_scores(maps, metric, threshold, workspace=workspace)
+        results[name] = ((int(output.shape[2]), int(output.shape[3])), scores)
         if progress is not None:
             progress(len(results) / len(names), name)
 

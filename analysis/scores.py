@@ -25,8 +25,15 @@ import torch
 from slimconv._validate import choice, feature_maps, fraction, instance_of, square_matrix
 
 from ._spectrum import effective_rank_from_singular_values, gram_eigenvalues, symmetric_eigenvalues
-from .clustering import _cluster_count, cluster_channels
-from .similarity import METRICS, ChannelSimilarity, SimilarityMetric, normalised_channels, stacked_unit_channels
+from .clustering import _COMPONENT_MARGIN, _cluster_count, alike_pairs, cluster_channels, mirrored
+from .similarity import (
+    METRICS,
+    ChannelSimilarity,
+    SimilarityMetric,
+    normalised_channels,
+    stacked_unit_channels,
+    upper_gram,
+)
 
 
 @dataclass(frozen=True)
@@ -129,19 +136,41 @@ def layer_redundancy_scores(
     )
 
 
+class SimilarityWorkspace:
+    """Memory for the ``C x C`` matrix of :func:`maps_redundancy_scores`, kept from layer to layer of one
+    report: a fresh matrix of a deep layer (16 MB for 2048 channels) costs more to allocate, page by
+    page, than the GEMM that fills it."""
+
+    def __init__(self) -> None:
+        self._values = torch.empty(0)
+
+    def matrix(self, channels: int) -> torch.Tensor:
+        """A ``channels x channels`` float32 CPU matrix over this memory (its values are left as they were)."""
+        if self._values.numel() < channels * channels:
+            self._values = torch.empty(channels * channels)
+        return self._values[: channels * channels].view(channels, channels)
+
+
 def maps_redundancy_scores(
-    maps: torch.Tensor, metric: SimilarityMetric = "pearson", threshold: float = 0.9
+    maps: torch.Tensor,
+    metric: SimilarityMetric = "pearson",
+    threshold: float = 0.9,
+    *,
+    workspace: SimilarityWorkspace | None = None,
 ) -> LayerRedundancyScores:
     """``layer_redundancy_scores(channel_similarity(maps, metric), threshold, maps=maps)``, at the
     cost of one forward pass's worth of arithmetic (what ``redundancy_report`` runs per layer).
 
     ``maps``: ``B x C x H x W``. The channels are normalised with float64 means and norms (constant
-    channels found as there); then one float32 GEMM gives the mean similarity ``U U^T / B`` (no per-image matrices,
-    no minimum, maximum or spread, which the scores do not use). The spectrum comes from the
-    smaller of the two Gram matrices: the positions' ``B H W x B H W`` one in float64 (small, so
-    cheap, and as the reference has it), or the ``C x C`` one in float32 with the float32 rounding
-    floor. The cluster count comes from the connected components of the alike pairs (see
-    :func:`analysis.clustering.complete_linkage_cluster_count`). Tested against the float64 route.
+    channels found as there); then float32 GEMMs give the upper triangle of the mean similarity
+    ``U U^T / B`` (:func:`analysis.similarity.upper_gram`; no per-image matrices, no minimum, maximum
+    or spread, which the scores do not use), and every score reads only that triangle. The spectrum
+    comes from the smaller of the two Gram matrices: the positions' ``B H W x B H W`` one in float64
+    (small, so cheap, and as the reference has it), or the ``C x C`` one in float32 with the float32
+    rounding floor. The alike pairs come from one scan of the triangle in blocks of rows, the cluster
+    count from their connected components (see :func:`analysis.clustering.complete_linkage_cluster_count`).
+    ``workspace``: memory for the ``C x C`` matrix kept from one call to the next (the report keeps
+    one per pass). Tested against the float64 route.
     """
     maps = feature_maps("maps", maps, finite=False).detach().cpu()  # finiteness: in stacked_unit_channels
     choice("metric", metric, METRICS)
@@ -150,34 +179,52 @@ def maps_redundancy_scores(
     positions = maps[0, 0].numel()
     units32, constant = stacked_unit_channels(maps, metric)
     live_share = 1.0 - constant.double().mean(dim=0)
-    matrix = torch.mm(units32, units32.T).div_(batch).clamp_(-1.0, 1.0)
+    # the upper triangle only (below it: garbage); everything after reads just that
+    matrix = upper_gram(units32, (workspace or SimilarityWorkspace()).matrix(channels))
+    matrix.div_(batch).clamp_(-1.0, 1.0)
     matrix.diagonal().copy_(live_share)
     if units32.shape[1] < channels:  # the positions' Gram is the smaller: float64, as cheap as it is exact
         units = units32.double()
         small = units.T @ units / batch
         eigenvalues = symmetric_eigenvalues(small)
+        # |S|_F^2 = |U U^T|_F^2 / B^2 = |U^T U|_F^2 / B^2
+        squares = float(torch.linalg.vector_norm(small).square())
     else:
-        small = matrix
-        eigenvalues = gram_eigenvalues(matrix)
-    # |S|_F^2 = |U U^T|_F^2 / B^2 = |U^T U|_F^2 / B^2: from whichever Gram is the smaller
-    squares = float(torch.linalg.vector_norm(small, dtype=torch.float64).square())
+        eigenvalues = gram_eigenvalues(matrix, upper=True)
+        squares = float(eigenvalues.square().sum())  # |S|_F^2 = sum of squared eigenvalues
     live = live_share > 0.0
     live_count = int(live.sum())
     centring = 1 if metric == "pearson" else 0
-    absolute = matrix.abs()
-    alike = absolute >= threshold
-    alike.fill_diagonal_(False)
-    pairs = int(torch.count_nonzero(alike)) // 2
     diagonal_sum = float(matrix.diagonal().double().sum())
-    live_absolute = absolute[live][:, live] if live_count < channels else absolute
+    absolute = matrix.abs_()  # in place: a C x C allocation per layer costs more than the pass
+    pairs, rebuildable, clusters = _alike_counts(absolute, threshold, live)
     return LayerRedundancyScores(
         channels=channels,
         threshold=threshold,
         similar_pair_share=pairs / (channels * (channels - 1) / 2) if channels > 1 else 0.0,
-        rebuildable_channel_share=float(alike.any(dim=1).double().mean()) if channels > 1 else 0.0,
+        rebuildable_channel_share=rebuildable / channels if channels > 1 else 0.0,
         effective_rank=effective_rank_from_singular_values(eigenvalues.sqrt()),
         participation_ratio=diagonal_sum**2 / squares if squares > 0 else 0.0,
         max_rank=min(live_count, batch * (positions - centring)),
-        clusters=_cluster_count(live_absolute, threshold) if live_count else 0,  # matrix built here: no check
+        clusters=clusters,
         dead_channels=channels - live_count,
     )
+
+
+def _alike_counts(absolute: torch.Tensor, threshold: float, live: torch.Tensor) -> tuple[int, int, int]:
+    """Alike pairs ``i < j``, channels with an alike partner, and clusters among the ``live`` channels of a
+    ``C x C`` ``|similarity|`` whose dead rows are zero, from one scan of its upper triangle."""
+    channels = absolute.shape[0]
+    if channels < 2 or threshold - _COMPONENT_MARGIN <= 0:  # every pair alike: no scan saves anything
+        absolute = mirrored(absolute)
+        alike = absolute >= threshold
+        alike.fill_diagonal_(False)
+        clusters = _cluster_count(absolute, threshold, live=live) if live.any() else 0
+        return int(torch.count_nonzero(alike)) // 2, int(alike.any(dim=1).sum()), clusters
+    first, second, values = alike_pairs(absolute, threshold - _COMPONENT_MARGIN)
+    exact = values >= threshold
+    partners = torch.zeros(channels, dtype=torch.bool)
+    partners[first[exact]] = True
+    partners[second[exact]] = True
+    clusters = _cluster_count(absolute, threshold, live=live, pairs=(first, second)) if live.any() else 0
+    return int(exact.sum()), int(partners.sum()), clusters

@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 import torch
 
-from analysis import channel_similarity, cluster_channels, layer_redundancy_scores
+from analysis import channel_similarity, cluster_channels, clustering, layer_redundancy_scores, similarity
 from analysis.clustering import complete_linkage_cluster_count
-from analysis.scores import maps_redundancy_scores
+from analysis.scores import SimilarityWorkspace, maps_redundancy_scores
 
 
 def structured_maps(batch: int, channels: int, side: int, seed: int = 0) -> torch.Tensor:
@@ -93,3 +93,48 @@ def test_fast_scores_of_large_values_equal_the_reference_route(offset):
     fast, slow = maps_redundancy_scores(maps, "pearson", 0.9), reference(maps, "pearson", 0.9)
     assert_same_scores(fast, slow, 1e-3, 1e-4)
     assert slow.dead_channels == 2  # the dead and the constant channel
+
+
+@pytest.mark.parametrize("channels", [1, 2, 5, 300])
+def test_upper_gram_strips_equal_the_full_product_above_the_diagonal(channels, monkeypatch):
+    monkeypatch.setattr(similarity, "_GRAM_STRIP_ROWS", 64)  # several strips, the last one short
+    units = torch.randn(channels, 37, generator=torch.Generator().manual_seed(channels))
+    out = torch.full((channels, channels), float("nan"))
+    upper = similarity.upper_gram(units, out)
+    assert upper.data_ptr() == out.data_ptr()
+    torch.testing.assert_close(torch.triu(upper), torch.triu(units @ units.T))
+    strip = torch.arange(channels) // 64
+    skipped = strip[:, None] > strip[None, :]  # below the strips' diagonal blocks: never computed
+    assert torch.isnan(upper[skipped]).all()
+
+
+@pytest.mark.parametrize("channels", [2, 7, 301])
+def test_alike_pairs_scanned_in_blocks_are_the_upper_triangles_pairs(channels, monkeypatch):
+    monkeypatch.setattr(clustering, "_SCAN_VALUES", 500)  # blocks of one to a few rows
+    values = torch.rand(channels, channels, generator=torch.Generator().manual_seed(channels))
+    first, second, found = clustering.alike_pairs(values, 0.8)
+    expected = torch.nonzero(torch.triu(values >= 0.8, diagonal=1))
+    assert torch.equal(torch.stack([first, second], 1), expected)  # row-major order, upper triangle only
+    assert torch.equal(found, values[expected[:, 0], expected[:, 1]])
+
+
+def test_a_workspace_kept_across_layers_gives_each_layer_its_own_scores():
+    workspace = SimilarityWorkspace()
+    big, small = structured_maps(2, 64, 5, seed=0), structured_maps(2, 16, 5, seed=1)
+    for maps in (big, small, big):  # the small layer reuses the big layer's memory, garbage below the diagonal
+        assert maps_redundancy_scores(maps, workspace=workspace) == maps_redundancy_scores(maps)
+
+
+def test_float64_reductions_in_blocks_of_rows_equal_one_reduction(monkeypatch):
+    maps = structured_maps(3, 32, 8, seed=2) * 1e3 + 1e4
+    whole = maps_redundancy_scores(maps)
+    monkeypatch.setattr(similarity, "_REDUCTION_BLOCK_VALUES", 100)  # one 64-value row per block
+    assert maps_redundancy_scores(maps) == whole
+
+
+@pytest.mark.parametrize("threshold", [0.0, 5e-6])
+def test_a_threshold_that_makes_every_pair_alike_takes_the_whole_matrix(threshold):
+    """At or under the scan's margin every pair is alike, the dead channels too: the reference's counts."""
+    maps = structured_maps(2, 16, 4)
+    assert_same_scores(maps_redundancy_scores(maps, "pearson", threshold), reference(maps, "pearson", threshold),
+                       1e-4, 1e-6)
