@@ -167,8 +167,9 @@ def maps_redundancy_scores(
     or spread, which the scores do not use), and every score reads only that triangle. The spectrum
     comes from the smaller of the two Gram matrices: the positions' ``B H W x B H W`` one in float64
     (small, so cheap, and as the reference has it), or the ``C x C`` one in float32 with the float32
-    rounding floor. The alike pairs come from one scan of the triangle in blocks of rows, the cluster
-    count from their connected components (see :func:`analysis.clustering.complete_linkage_cluster_count`).
+    rounding floor. The alike pairs come from one scan of the triangle in blocks of rows, the
+    cluster count from their connected components (see
+    :func:`analysis.clustering.complete_linkage_cluster_count`).
     ``workspace``: memory for the ``C x C`` matrix kept from one call to the next (the report keeps
     one per pass). Tested against the float64 route.
     """
