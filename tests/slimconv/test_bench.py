@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -263,3 +266,16 @@ def test_candidates_are_built_from_one_seed_so_runs_compare_like_with_like():
     first, second = trained.build_seeded(), trained.build_seeded()
     assert torch.equal(torch.rand(1), before)  # the caller's random state is left alone
     assert torch.equal(first.group_mask(), second.group_mask())
+
+
+def test_measuring_cpu_memory_leaves_no_profiler_log_lines():
+    """Kineto printed an ERROR about GPUs and USDT start/stop lines around every CPU measurement."""
+    script = (
+        "import torch\n"
+        "from slimconv.bench.memory import peak_memory_bytes\n"
+        "assert peak_memory_bytes(lambda: torch.randn(1000).sum(), torch.device('cpu')) >= 4000\n"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != "KINETO_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "USDT" not in done.stderr and "gpuGetDeviceCount" not in done.stderr, done.stderr
