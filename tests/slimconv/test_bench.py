@@ -279,3 +279,12 @@ def test_measuring_cpu_memory_leaves_no_profiler_log_lines():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "USDT" not in done.stderr and "gpuGetDeviceCount" not in done.stderr, done.stderr
+
+
+def test_a_layer_comparison_builds_operators_without_the_bias_the_baseline_lacks():
+    """LinearConv has a bias by default; with it, its deploy form (a plain conv) ran 3% behind the baseline."""
+    plain = layer_comparison([("linearconv", {})], in_channels=4, out_channels=4, size=4)
+    biased = layer_comparison([("linearconv", {"bias": True})], in_channels=4, out_channels=4, size=4)
+    assert [c.build_seeded().bias is None for c in plain.candidates] == [True, True, True]
+    assert [c.build_seeded().bias is None for c in biased.candidates] == [True, False, False]
+    assert [c.label for c in plain.candidates[1:]] == ["linearconv train", "linearconv deploy"]
