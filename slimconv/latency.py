@@ -74,6 +74,7 @@ def measure_latency(
     """
     from .bench.clocks import CpuBlockTimer, CudaEventBlockTimer
     from .bench.engine import EngineSettings, measure
+    from .bench.placement import MovingInput
 
     nn_module("model", model)
     device = _check_device(device)
@@ -87,12 +88,13 @@ def measure_latency(
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     runner = copy.deepcopy(model).to(device=device, dtype=dtype, memory_format=memory_format).eval()
     x = torch.randn(batch_shape(input_size, batch_size), device=device, dtype=dtype).to(memory_format=memory_format)
+    moving = MovingInput(x)
     threads = torch.get_num_threads() if threads is None else threads
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
 
     def call() -> None:
-        runner(x)
+        runner(moving.tensor)
 
     try:
         with torch.inference_mode():
@@ -104,7 +106,7 @@ def measure_latency(
             timer = CudaEventBlockTimer(call, device) if device.type == "cuda" else CpuBlockTimer(call, threads)
             # Ten blocks of a tenth of the run time at least, more while the interval is wide.
             settings = EngineSettings(budget_s=4 * min_run_time_s, block_time_s=min_run_time_s / 10, min_rounds=10)
-            result = measure([timer], ["model"], settings)
+            result = measure([timer], ["model"], settings, before_blocks=[moving.move])
             peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
     finally:
         torch.set_num_threads(previous_threads)

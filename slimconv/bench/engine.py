@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import torch
 
 from .clocks import Block, BlockTimer, cpu_count, load_average
-from .stats import MedianInterval, interquartile_range, median_interval
-from .verdict import FIRST_CALL_FACTOR, Verdict, judge
+from .stats import MedianInterval, decile_spread, interquartile_range, median_interval
+from .verdict import FIRST_CALL_FACTOR, MAX_DECILE_SPREAD, Verdict, judge
 
 #: ``progress(fraction, text)``: fraction done in [0, 1] and a line with the round and time left.
 Progress = Callable[[float, str], None]
@@ -104,6 +104,7 @@ def measure(
     settings: EngineSettings = EngineSettings(),
     *,
     first_calls: Sequence[float | None] | None = None,
+    before_blocks: Sequence[Callable[[], object]] | None = None,
     clock: Callable[[], float] = time.perf_counter,
     environment: Environment = Environment(),
     progress: Progress | None = None,
@@ -111,10 +112,14 @@ def measure(
     """Time ``timers`` interleaved against ``timers[0]``; with one timer, its own time is judged.
 
     ``first_calls``: seconds of each candidate's very first call (made by the caller, which checks it
-    runs), reported when it dwarfs a steady call.
+    runs), reported when it dwarfs a steady call. ``before_blocks``: one untimed callable per candidate,
+    called before each of its measured blocks (not during the warm-up): the runner moves the input to
+    fresh memory there, so that the rounds sample memory placements instead of keeping one.
     """
     if not timers or len(timers) != len(labels):
         raise ValueError("measure needs one label per timer and at least one timer")
+    if before_blocks is not None and len(before_blocks) != len(timers):
+        raise ValueError("measure needs one before_blocks callable per timer")
     start = clock()
     threads_seen = [environment.threads()]
     load_before = environment.load()
@@ -131,6 +136,8 @@ def measure(
     rounds, converged = 0, False
     while True:
         for index in rng.sample(range(len(timers)), len(timers)):
+            if before_blocks is not None:
+                before_blocks[index]()
             blocks[index].append(timers[index](calls[index]))
         rounds += 1
         threads_seen.append(environment.threads())
@@ -171,6 +178,12 @@ def _width_text(blocks: list[list[Block]], rounds: int, settings: EngineSettings
     return f": intervals within ±{max(_half_widths(blocks)):.1%} (target ±{settings.target_half_width:.0%})"
 
 
+def _speeds_text(label: str, column: list[Block], baseline: bool) -> str:
+    deciles = statistics.quantiles([b.seconds for b in column], n=10, method="inclusive")
+    text = f"{label} {deciles[0] * 1e3:.3g} to {deciles[-1] * 1e3:.3g} ms per call"
+    return text + (" (the baseline: every ratio to it depends on which speed most rounds caught)" if baseline else "")
+
+
 def _report(progress: Progress | None, elapsed: float, settings: EngineSettings, text: str) -> None:
     if progress is not None:
         left = max(settings.budget_s - elapsed, 0.0)
@@ -185,6 +198,9 @@ def _result(blocks, labels, calls, steady, first_calls, settings, converged, ela
     target = settings.target_half_width
     wide = [f"{labels[i]} ±{s.half_width:.0%}" for i, s in enumerate(statistics_) if s.half_width > target]
     notes = []
+    # a candidate at more than one speed taints its own figures; the baseline's taints every ratio
+    unsteady = [decile_spread([b.seconds for b in column]) > MAX_DECILE_SPREAD for column in blocks]
+    tainted = [unsteady[index] or unsteady[0] for index in range(len(blocks))]
     for index, label in enumerate(labels):
         median = statistics.median(b.seconds for b in blocks[index])
         first = first_calls[index] if first_calls else None
@@ -196,7 +212,9 @@ def _result(blocks, labels, calls, steady, first_calls, settings, converged, ela
     verdict = judge(spread=max(s.half_width for s in statistics_), target=target, wide=wide, rounds=rounds,
                     coverage=min(s.coverage for s in statistics_), converged_in_budget=converged,
                     cpu_share=cpu_share, threads=threads_seen[0], load=max(loads) if loads else None,
-                    cpus=environment.cpus(), thread_counts=threads_seen, notes=notes)
+                    cpus=environment.cpus(), thread_counts=threads_seen, notes=notes,
+                    speeds=[_speeds_text(labels[i], blocks[i], i == 0 and len(blocks) > 1)
+                            for i in range(len(blocks)) if unsteady[i]])
     candidates = []
     for index in range(len(blocks)):
         times = [b.seconds for b in blocks[index]]
@@ -205,6 +223,7 @@ def _result(blocks, labels, calls, steady, first_calls, settings, converged, ela
         candidates.append(CandidateTiming(
             time=median_interval(times), iqr_s=interquartile_range(times), ratio=ratio,
             calls_per_block=calls[index], first_call_s=first_calls[index] if first_calls else None,
-            steady=steady[index], noisy=verdict.whole_run or own.half_width > target or own.coverage < 0.95))
+            steady=steady[index],
+            noisy=verdict.whole_run or own.half_width > target or own.coverage < 0.95 or tainted[index]))
     return EngineResult(tuple(candidates), rounds, elapsed, converged, cpu_share, verdict,
                         tuple(tuple(column) for column in blocks))

@@ -16,6 +16,7 @@ from .cases import Comparison
 from .clocks import BlockTimer, CpuBlockTimer, CudaEventBlockTimer
 from .engine import EngineResult, Progress, measure
 from .memory import peak_memory_bytes
+from .placement import MovingInput
 from .setup import BenchSetup
 from .stats import MedianInterval, median_interval
 
@@ -69,7 +70,7 @@ class _Runner:
         layout = torch.channels_last if setup.channels_last else torch.contiguous_format
         self.device = device
         self.module = module.to(device=device, dtype=dtype, memory_format=layout)
-        self.x = torch.randn(shape, device=device, dtype=dtype).contiguous(memory_format=layout)
+        self.input = MovingInput(torch.randn(shape, device=device, dtype=dtype).contiguous(memory_format=layout))
         if setup.mode == "training":
             self.module.train()
         if setup.compile:
@@ -79,10 +80,10 @@ class _Runner:
     def __call__(self) -> None:
         if self.training:
             self.module.zero_grad(set_to_none=True)
-            self.module(self.x).float().square().mean().backward()
+            self.module(self.input.tensor).float().square().mean().backward()
         else:
             with torch.inference_mode():
-                self.module(self.x)
+                self.module(self.input.tensor)
 
     def timed_first_call(self) -> float:
         """Seconds of one synchronised call (the first one: it checks that the candidate runs)."""
@@ -164,7 +165,8 @@ def measure_comparison(comparison: Comparison, setup: BenchSetup, progress: Prog
             return ComparisonRun(rows, None, ())
         indices = list(runners)
         result = measure([block_timer(runners[i], setup) for i in indices], [rows[i].label for i in indices],
-                         setup.engine_settings(), first_calls=[first_calls[i] for i in indices], progress=progress)
+                         setup.engine_settings(), first_calls=[first_calls[i] for i in indices],
+                         before_blocks=[runners[i].input.move for i in indices], progress=progress)
         _fill(rows, indices, result)
         for index in indices:
             try:

@@ -55,3 +55,12 @@ def interquartile_range(samples: Sequence[float]) -> float:
         return 0.0
     quartiles = statistics.quantiles(samples, n=4)
     return quartiles[2] - quartiles[0]
+
+
+def decile_spread(samples: Sequence[float]) -> float:
+    """``(P90 - P10) / median`` of ``samples``: how far apart their usual values lie (0 for fewer than 2)."""
+    if len(samples) < 2:
+        return 0.0
+    deciles = statistics.quantiles(samples, n=10, method="inclusive")
+    median = statistics.median(samples)
+    return (deciles[-1] - deciles[0]) / median if median > 0 else 0.0

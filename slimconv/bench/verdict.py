@@ -8,6 +8,11 @@ from dataclasses import dataclass
 #: cores with other processes: its times, and often its ratios, are not the machine's.
 MIN_CPU_SHARE = 0.8
 
+#: A candidate whose blocks' 10th and 90th percentiles lie more than this share of their median apart runs
+#: at more than one speed (seen: a dense 3x3 conv at 9 or at 16 ms, by where its data lay in memory):
+#: the median of its ratios then depends on which speed most rounds caught, and more rounds do not fix it.
+MAX_DECILE_SPREAD = 0.3
+
 #: A warm-up call this many times a steady call is reported as a first-call cost.
 FIRST_CALL_FACTOR = 3.0
 
@@ -55,8 +60,11 @@ def judge(
     cpus: int,
     thread_counts: list[int],
     notes: list[str],
+    speeds: tuple[str, ...] | list[str] = (),
 ) -> Verdict:
-    """The verdict from what the engine saw; each argument is one observation (see ``engine.measure``)."""
+    """The verdict from what the engine saw; each argument is one observation (see ``engine.measure``).
+    ``speeds``: the candidates that ran at more than one speed, each with the 10th and 90th percentile
+    of its blocks."""
     reasons: list[str] = []
     advice: list[str] = []
     loaded = cpu_share is not None and cpu_share < MIN_CPU_SHARE
@@ -76,6 +84,11 @@ def judge(
     if coverage < 0.95:
         reasons.append(f"only {rounds} round(s): too few for a 95% interval")
     whole_run = bool(reasons)
+    if speeds:
+        reasons.append("ran at more than one speed (10th to 90th percentile of the blocks; where the data lie "
+                       "in memory can do this to a convolution): " + "; ".join(speeds))
+        advice.append("read such a ratio as lying anywhere in its interval on this machine: more rounds do "
+                      "not narrow it")
     if wide:
         reasons.append("95% interval wider than ±{:.0%}: {}".format(target, ", ".join(wide)))
         if not converged_in_budget:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -171,3 +172,47 @@ def test_cpu_block_timer_calls_back_to_back_under_its_threads_and_restores_them(
     block = CpuBlockTimer(lambda: seen.append(torch.get_num_threads()), threads=1)(5)
     assert seen == [1] * 5 and torch.get_num_threads() == before
     assert block.seconds > 0 and block.cpu_share is not None and block.cpu_share >= 0
+
+
+def two_speeds(fast: float, slow: float, fast_share: float, seed: int):
+    """A candidate whose blocks run at one of two speeds (where its data lie in memory decides which)."""
+    rng = random.Random(seed)
+    return lambda _: (fast if rng.random() < fast_share else slow) * (1 + rng.uniform(-0.01, 0.01))
+
+
+def test_a_baseline_at_two_speeds_leaves_every_ratio_noisy_even_when_its_interval_looks_tight():
+    """Seen on a dense 3x3 conv: 9 or 16 ms by placement. Most rounds at one speed gave a tight interval
+    around a ratio the next run did not reproduce; the spread of the blocks themselves says so."""
+    clock = FakeClock()
+    timers = [FakeTimer(clock, two_speeds(0.009, 0.016, 0.8, 3)), FakeTimer(clock, jitter(0.007, 0.01, 4)),
+              FakeTimer(clock, jitter(0.010, 0.01, 5))]
+    result = measure(timers, ["dense", "grouped", "other"], SETTINGS, clock=clock, environment=QUIET)
+    assert result.verdict.noisy and all(c.noisy for c in result.candidates[1:])
+    verdict = str(result.verdict)
+    speeds = r"ran at more than one speed .*: dense (8\.9|9\.0)\d* to 16(\.\d+)? ms per call \(the baseline"
+    assert re.search(speeds, verdict)
+    assert "more rounds do not narrow it" in str(result.verdict)
+
+
+def test_a_candidate_at_two_speeds_is_noisy_alone():
+    clock = FakeClock()
+    timers = [FakeTimer(clock, jitter(0.010, 0.01, 6)), FakeTimer(clock, two_speeds(0.004, 0.008, 0.5, 7)),
+              FakeTimer(clock, jitter(0.005, 0.01, 8))]
+    result = measure(timers, ["dense", "shaky", "steady"], SETTINGS, clock=clock, environment=QUIET)
+    dense, shaky, steady = result.candidates
+    assert shaky.noisy and not steady.noisy and not dense.noisy
+    assert re.search(r"shaky [34]\.\d+ to [78]\.\d+ ms per call", str(result.verdict))
+    assert "the baseline" not in str(result.verdict)
+
+
+def test_measured_blocks_are_preceded_by_their_untimed_callable_and_the_warm_up_is_not():
+    clock, calls = FakeClock(), []
+    timers = [FakeTimer(clock, jitter(0.010, 0.01, 9)), FakeTimer(clock, jitter(0.005, 0.01, 10))]
+    before = [lambda: calls.append(("dense", timers[0].blocks)), lambda: calls.append(("half", timers[1].blocks))]
+    result = measure(timers, ["dense", "half"], SETTINGS, clock=clock, environment=QUIET, before_blocks=before)
+    for name, timer in zip(("dense", "half"), timers, strict=True):
+        moves = [block for who, block in calls if who == name]
+        assert len(moves) == result.rounds  # once per measured block
+        assert moves == list(range(timer.blocks - result.rounds, timer.blocks))  # right before each one
+    with pytest.raises(ValueError, match="one before_blocks callable per timer"):
+        measure(timers, ["dense", "half"], SETTINGS, clock=clock, environment=QUIET, before_blocks=before[:1])
