@@ -3,7 +3,10 @@
 Every candidate is timed once per round, in a shuffled order, so that a slow spell of the machine
 hits all of them alike; a candidate's ratio is the median over rounds of its block time over the
 baseline's (candidate 0) in the same round, with a 95% order-statistic interval. Rounds are added
-until every interval is within ``target_half_width`` or the time budget is spent.
+until every interval is within ``target_half_width`` or the time budget is spent. Before each measured
+block the caller may move the candidate's data (``before_blocks``: the runner copies the input to fresh
+memory), so that rounds sample memory placements; a candidate whose blocks then spread over more than
+one speed is noisy, and a baseline that does taints every ratio.
 """
 
 from __future__ import annotations
