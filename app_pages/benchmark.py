@@ -98,8 +98,9 @@ for failed in table[table["error"].notna()].itertuples():
     st.warning(lab.literal(f"{failed.label} could not be measured: {failed.error}"))
 noisy = table[table["noisy"] & table["error"].isna()]
 if len(noisy):
-    names = ", ".join(noisy["label"])
-    st.warning(lab.literal(f"NOISY: do not trust the ratios of {names}. {noisy['verdict'].iloc[0]}"))
+    ratios = noisy[noisy.index != table.index[0]]  # the baseline's ratio is 1 by definition
+    what = f"the ratios of {', '.join(ratios['label'])}" if len(ratios) else f"the time of {noisy['label'].iloc[0]}"
+    st.warning(lab.literal(f"NOISY: do not trust {what}. {noisy['verdict'].iloc[0]}"))
 if len(table[table["error"].isna()]) > 1:
     st.altair_chart(ratio_chart(table), use_container_width=True)
     st.caption(f"Black rules: the ratio's 95% interval (cut at {CHART_MAX_RATIO:g}x). Dashed line: as fast as the "

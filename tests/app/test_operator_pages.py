@@ -3,6 +3,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import slimconv
+from lab.benchmark import rows_table
+from slimconv.bench import BenchRow
 from tests.app.apptest_helpers import assert_clean, download_names, run_app, shown
 
 
@@ -35,11 +37,24 @@ def test_benchmark_checks_options_before_timing_then_runs(zoo_env):
                                                           "deploy form (what you ship)"] * 2
     assert (table["ratio_low"] <= table["ratio"]).all() and (table["ratio"] <= table["ratio_high"]).all()
     assert table["median_ms"].gt(0).all() and table["noisy"].isin([True, False]).all()
-    noisy = set(table.loc[table["noisy"], "label"])
+    noisy = set(table.loc[table["noisy"], "label"]) - {"conv2d"}  # the baseline's ratio is 1 by definition
     warned = " ".join(shown(w.value) for w in app.warning)
     assert all(label in warned for label in noisy) and (("NOISY" in warned) == bool(noisy))
     assert app.get("vega_lite_chart"), "the ratio chart is drawn"
     assert "Download benchmark (CSV)" in download_names(app)
+
+
+def test_a_noisy_baseline_is_not_listed_among_the_ratios_not_to_trust(zoo_env):
+    """A baseline at two speeds makes every row noisy; its own ratio is 1 by definition, not a ratio to distrust."""
+    verdict = "NOISY (95% intervals within ±3%, target ±5%): ran at more than one speed: conv2d 9 to 16 ms per call"
+    rows = [BenchRow("c", label, form, 10, 0, 100, median_ms=1.0, ratio=ratio, ratio_low=ratio, ratio_high=ratio,
+                     noisy=True, mac_ratio=0.5, ideal_share=0.5, verdict=verdict)
+            for label, form, ratio in (("conv2d", "dense", 1.0), ("spconv deploy", "deploy", 0.7))]
+    app = run_app("app_pages/benchmark.py")
+    app.session_state["bench_result"] = ("c", "cpu, float32, inference", rows_table(rows))
+    app.run()
+    (warning,) = [shown(w.value) for w in app.warning if "NOISY" in w.value]
+    assert warning.startswith("NOISY: do not trust the ratios of spconv deploy. NOISY (95%")
 
 
 @pytest.mark.parametrize(
