@@ -44,7 +44,8 @@ def summarise(folder: str | Path) -> str:
             f"{setup['device_name']}, {setup['threads_used']} threads, {setup['dtype']}, {layout}, "
             f"{setup['mode']}, torch {setup['torch']}, {setup['date']}; interleaved rounds (at least "
             f"{setup['min_rounds']}, more until every 95% interval is within ±{setup['target_half_width']:.0%} or "
-            f"{setup['budget_s']:g} s are spent). `x baseline [95%]` is the median over rounds of the candidate's "
+            f"{setup['budget_s']:g} s are spent; each candidate's input moved to fresh memory before every "
+            "block). `x baseline [95%]` is the median over rounds of the candidate's "
             "time over the first row's in the same round, with its 95% interval, NOISY where the run or the "
             "interval is not to be trusted; `of ideal` is the speed-up achieved over the one the MAC ratio allows.",
             "",
