@@ -168,6 +168,11 @@ def complete_linkage_cluster_count(similarity: torch.Tensor, threshold: float = 
     return _cluster_count((matrix + matrix.T) / 2, threshold)  # averaged, as cluster_channels does
 
 
+def linking_level(threshold: float) -> float:
+    """The level from which two channels link into one component: ``threshold`` less the float32 margin."""
+    return threshold - _COMPONENT_MARGIN
+
+
 # Rows of a C x C matrix scanned at once for alike pairs: about a megabyte of values, so the scan's
 # masks are small reused blocks instead of a fresh C x C one (allocating, hence faulting in, 4 MB or
 # more per layer cost more than the comparisons themselves)
@@ -205,10 +210,10 @@ def _cluster_count(
     ``live`` channels only if that ``C`` bool mask is given (the others must have zero rows: dead
     channels).
 
-    ``pairs``: the row and column indices of ``alike_pairs(alike, threshold - _COMPONENT_MARGIN)``,
-    if the caller has them.
+    ``pairs``: the row and column indices of ``alike_pairs(alike, linking_level(threshold))``, if the
+    caller has them.
     """
-    level = threshold - _COMPONENT_MARGIN
+    level = linking_level(threshold)
     if live is not None and (level <= 0 or int(live.sum()) <= 2):  # zero rows would link: drop them first
         alike, live, pairs = alike[live][:, live], None, None
     channels = alike.shape[0]

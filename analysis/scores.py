@@ -25,7 +25,7 @@ import torch
 from slimconv._validate import choice, feature_maps, fraction, instance_of, square_matrix
 
 from ._spectrum import effective_rank_from_singular_values, gram_eigenvalues, symmetric_eigenvalues
-from .clustering import _COMPONENT_MARGIN, _cluster_count, alike_pairs, cluster_channels, mirrored
+from .clustering import _cluster_count, alike_pairs, cluster_channels, linking_level, mirrored
 from .similarity import (
     METRICS,
     ChannelSimilarity,
@@ -216,13 +216,14 @@ def _alike_counts(absolute: torch.Tensor, threshold: float, live: torch.Tensor) 
     """Alike pairs ``i < j``, channels with an alike partner, and clusters among the ``live`` channels of a
     ``C x C`` ``|similarity|`` whose dead rows are zero, from one scan of its upper triangle."""
     channels = absolute.shape[0]
-    if channels < 2 or threshold - _COMPONENT_MARGIN <= 0:  # every pair alike: no scan saves anything
+    level = linking_level(threshold)
+    if channels < 2 or level <= 0:  # every pair alike: no scan saves anything
         absolute = mirrored(absolute)
         alike = absolute >= threshold
         alike.fill_diagonal_(False)
         clusters = _cluster_count(absolute, threshold, live=live) if live.any() else 0
         return int(torch.count_nonzero(alike)) // 2, int(alike.any(dim=1).sum()), clusters
-    first, second, values = alike_pairs(absolute, threshold - _COMPONENT_MARGIN)
+    first, second, values = alike_pairs(absolute, level)
     exact = values >= threshold
     partners = torch.zeros(channels, dtype=torch.bool)
     partners[first[exact]] = True
